@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "cert_list_limit",
+      "sources": ["cert_list_limit.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}
