@@ -1,0 +1,94 @@
+/**
+ * The one error type of the service. Every failure that crosses a module
+ * boundary (worker → main thread, handler → gRPC) is a JoinServiceError with a
+ * stable code; src/main/grpc/status.ts maps codes to gRPC status codes.
+ *
+ * Messages never contain key material: callers pass only descriptions of the
+ * failed check (which field, expected vs. actual public values).
+ */
+export const ErrorCode = {
+  // aTLS transport (main thread)
+  AtlsNoSni: 'ATLS_NO_SNI',
+  AtlsBadSni: 'ATLS_BAD_SNI',
+  AtlsDuplicateSni: 'ATLS_DUPLICATE_SNI',
+  AtlsNonceUnknown: 'ATLS_NONCE_UNKNOWN',
+  AtlsNoClientCertificate: 'ATLS_NO_CLIENT_CERTIFICATE',
+  AtlsSessionResumed: 'ATLS_SESSION_RESUMED',
+  AtlsAlpn: 'ATLS_ALPN',
+  AtlsHandshakeTimeout: 'ATLS_HANDSHAKE_TIMEOUT',
+  AtlsTooManyHandshakes: 'ATLS_TOO_MANY_HANDSHAKES',
+  AtlsHandshakeFailed: 'ATLS_HANDSHAKE_FAILED',
+  // certificate structure (worker)
+  CertParse: 'CERT_PARSE',
+  CertValidity: 'CERT_VALIDITY',
+  CertCriticalExtension: 'CERT_CRITICAL_EXTENSION',
+  CertKeyUsage: 'CERT_KEY_USAGE',
+  CertKeyType: 'CERT_KEY_TYPE',
+  CertSignature: 'CERT_SIGNATURE',
+  // attestation (worker)
+  AttestationMissing: 'ATTESTATION_MISSING',
+  AttestationMalformed: 'ATTESTATION_MALFORMED',
+  AttestationNonceMismatch: 'ATTESTATION_NONCE_MISMATCH',
+  AttestationUserDataMismatch: 'ATTESTATION_USER_DATA_MISMATCH',
+  AttestationRejected: 'ATTESTATION_REJECTED',
+  AttestationVariantUnsupported: 'ATTESTATION_VARIANT_UNSUPPORTED',
+  AttestationTimeout: 'ATTESTATION_TIMEOUT',
+  // verification pool (main thread)
+  PoolOverloaded: 'POOL_OVERLOADED',
+  PoolWorkerFailed: 'POOL_WORKER_FAILED',
+  PoolProtocol: 'POOL_PROTOCOL',
+  // configuration / start-up
+  ConfigInvalid: 'CONFIG_INVALID',
+  // RPC handling
+  PeerNotAttested: 'PEER_NOT_ATTESTED',
+  KmsRequestFailed: 'KMS_REQUEST_FAILED',
+  InvalidArgument: 'INVALID_ARGUMENT',
+  TicketStepFailed: 'TICKET_STEP_FAILED',
+  Unimplemented: 'UNIMPLEMENTED',
+  Internal: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && knownCodes.has(value);
+}
+
+/** Public, loggable facts about a failure (never secrets). */
+export type ErrorDetails = Record<string, string | number | boolean | null | string[]>;
+
+export class JoinServiceError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'JoinServiceError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** Plain-data form used to cross the worker boundary. */
+  toJSON(): SerializedError {
+    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+  }
+
+  static fromJSON(e: SerializedError): JoinServiceError {
+    return new JoinServiceError(e.code, e.message, e.details);
+  }
+}
+
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetails;
+}
+
+/** Wraps anything thrown into a JoinServiceError, keeping codes that are already typed. */
+export function toJoinServiceError(err: unknown, fallback: ErrorCode = ErrorCode.Internal): JoinServiceError {
+  if (err instanceof JoinServiceError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new JoinServiceError(fallback, message, undefined, { cause: err });
+}
