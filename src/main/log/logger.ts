@@ -16,6 +16,8 @@ export interface Logger {
   error(msg: string, attrs?: LogAttrs): void;
   /** A sub-logger whose attributes nest under `name`. */
   group(name: string): Logger;
+  /** A logger that adds `attrs` to every line (inside the current group). */
+  with(attrs: LogAttrs): Logger;
   flush(): void;
 }
 
@@ -41,11 +43,13 @@ class GroupedLogger implements Logger {
   constructor(
     private readonly base: PinoLogger,
     private readonly groups: readonly string[],
+    private readonly bound: LogAttrs = {},
   ) {}
 
   private wrap(attrs: LogAttrs | undefined): LogAttrs {
-    if (!attrs || Object.keys(attrs).length === 0) return {};
-    let obj = scrub(attrs) as LogAttrs;
+    const all = attrs ? { ...this.bound, ...attrs } : this.bound;
+    if (Object.keys(all).length === 0) return {};
+    let obj = scrub(all) as LogAttrs;
     for (let i = this.groups.length - 1; i >= 0; i--) obj = { [this.groups[i]!]: obj };
     return obj;
   }
@@ -64,6 +68,9 @@ class GroupedLogger implements Logger {
   }
   group(name: string): Logger {
     return new GroupedLogger(this.base, [...this.groups, name]);
+  }
+  with(attrs: LogAttrs): Logger {
+    return new GroupedLogger(this.base, this.groups, { ...this.bound, ...attrs });
   }
   flush(): void {
     this.base.flush();

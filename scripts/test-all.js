@@ -1,0 +1,40 @@
+// The one test command (README, .ci/run): installs what the tests need that npm
+// does not (the Debian packages of the Go peer, when missing), builds, type-checks,
+// lints, builds the Go peer and runs every test with Node's test runner.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const DEBIAN_PACKAGES = ['golang-go', 'golang-google-grpc-dev', 'golang-google-protobuf-dev', 'golang-goprotobuf-dev', 'protobuf-compiler'];
+
+function run(cmd, args, opts = {}) {
+  console.log(`\n$ ${[cmd, ...args].join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  if (r.status !== 0) {
+    console.error(`test-all: "${[cmd, ...args].join(' ')}" failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function have(bin) {
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+}
+
+function goPeerToolchainPresent() {
+  return have('go') && have('protoc') && have('protoc-gen-go') && existsSync('/usr/share/gocode/src/google.golang.org/grpc');
+}
+
+if (!goPeerToolchainPresent()) {
+  if (process.getuid?.() !== 0) {
+    console.error(`test-all: the Go peer needs Debian packages: ${DEBIAN_PACKAGES.join(' ')} (run as root to install them automatically)`);
+    process.exit(1);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-q'], { env });
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...DEBIAN_PACKAGES], { env });
+}
+
+run('npm', ['run', 'build']);
+run('npm', ['run', 'typecheck']);
+run('npm', ['run', 'lint']);
+run('bash', ['scripts/build-go-peer.sh']);
+run('npm', ['test']);

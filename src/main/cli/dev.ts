@@ -1,0 +1,100 @@
+import { rename, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { toJoinServiceError } from '../../shared/errors.js';
+import { parseVariant } from '../../shared/variants.js';
+import { assertVariantSupported } from '../../workers/attestation/registry.js';
+import { AttestationConfigSource } from '../config/attestation-config-source.js';
+import { startKeyService } from '../keyservice/keyservice-server.js';
+import { KeyServiceClient } from '../kms/kms-client.js';
+import { createLogger, levelForVerbosity, type Logger } from '../log/logger.js';
+import { startJoinService } from '../service/join-service.js';
+import { ensureDevState } from './dev-state.js';
+import { addLimitFlags, intArg, limitsFrom } from './flags.js';
+import { formatListenAddress, readMeasurementSalt } from './serve.js';
+import { closeOnSignals } from './shutdown.js';
+import { SERVICE_VERSION } from './version.js';
+
+interface DevFlags {
+  host: string;
+  port: number;
+  stateDir: string;
+  attestationVariant: string;
+  attestationConfig?: string;
+  v: number;
+  [limit: string]: unknown;
+}
+
+/** What scripts and tests read to find the running dev service (`<state-dir>/dev-info.json`). */
+export interface DevInfo {
+  endpoint: string;
+  attestationVariant: string;
+  attestationConfigPath: string;
+  masterSecretPath: string;
+  masterSaltPath: string;
+  measurementSaltPath: string;
+  keyServiceEndpoint: string;
+  pid: number;
+  version: string;
+}
+
+export function devCommand(): Command {
+  const cmd = new Command('dev')
+    .description('run the embedded default: a local key service and the join service on loopback, no cluster needed')
+    .option('--host <address>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'listen port (0 = any free port)', intArg(0, 65535), 9090)
+    .option('--state-dir <dir>', 'where the master secret, salts and dev config live', '.state/dev')
+    .option('--attestation-variant <variant>', 'attestation variant', 'dummy')
+    .option('--attestation-config <file>', 'use this attestation config instead of the generated one')
+    .option('-v <level>', 'log level: <= -1 debug, 0 info, 1 warn, >= 2 error', intArg(-100, 100), 0);
+  addLimitFlags(cmd);
+  return cmd.action(async (flags: DevFlags) => {
+    const log = createLogger({ level: levelForVerbosity(flags.v) });
+    try {
+      await dev(flags, log);
+    } catch (err) {
+      const e = toJoinServiceError(err);
+      log.error('Join service (dev) failed to start', { code: e.code, error: e.message });
+      log.flush();
+      process.exit(1);
+    }
+  });
+}
+
+async function dev(flags: DevFlags, log: Logger): Promise<void> {
+  const variant = parseVariant(flags.attestationVariant);
+  assertVariantSupported(variant);
+  const state = await ensureDevState(flags.stateDir, variant, flags.attestationConfig);
+  log.info('Constellation Node Join Service (dev)', { version: SERVICE_VERSION, attestationVariant: variant, stateDir: state.dir });
+  const config = await AttestationConfigSource.load(state.attestationConfigPath);
+  await readMeasurementSalt(state.measurementSaltPath);
+
+  const keyService = await startKeyService({ host: '127.0.0.1', port: 0, masterSecret: state.masterSecret, masterSalt: state.masterSalt, log });
+  const kms = new KeyServiceClient({ endpoint: keyService.endpoint, log });
+  const limits = limitsFrom(flags);
+  const svc = await startJoinService({ host: flags.host, port: flags.port, variant, config, kms, limits, log }).catch(async (err: unknown) => {
+    await keyService.close();
+    throw err;
+  });
+  const info: DevInfo = {
+    endpoint: svc.endpoint,
+    attestationVariant: variant,
+    attestationConfigPath: state.attestationConfigPath,
+    masterSecretPath: state.masterSecretPath,
+    masterSaltPath: state.masterSaltPath,
+    measurementSaltPath: state.measurementSaltPath,
+    keyServiceEndpoint: keyService.endpoint,
+    pid: process.pid,
+    version: SERVICE_VERSION,
+  };
+  const infoPath = path.join(state.dir, 'dev-info.json');
+  // Written atomically, only once the service accepts connections.
+  await writeFile(`${infoPath}.tmp`, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${infoPath}.tmp`, infoPath);
+  log.info(`Starting join service on ${formatListenAddress(svc.address)}`, { devInfo: infoPath, workers: limits.workers });
+  closeOnSignals(log, async () => {
+    await svc.close();
+    kms.close();
+    await keyService.close();
+  });
+}

@@ -1,0 +1,49 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_LIMITS, type ServiceLimits } from '../service/limits.js';
+
+/**
+ * Go's flag package accepts `-name=value`, `-name value`, `--name=value`.
+ * Commander wants `--name` for long options, so single-dash long flags are
+ * rewritten (`-v` stays the short verbosity flag; `-v=2` becomes `-v 2`).
+ */
+export function normalizeGoFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const m = /^-([a-z][a-z0-9-]+)(=.*)?$/.exec(a);
+    if (a.startsWith('-v=')) out.push('-v', a.slice(3));
+    else if (m) out.push(`--${m[1]}${m[2] ?? ''}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+export function intArg(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`not an integer: ${value}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+/** The resource-limit flags shared by `serve` and `dev`. */
+export function addLimitFlags(cmd: Command): Command {
+  return cmd
+    .option('--workers <n>', 'verification worker threads (0 = verify inline on the main thread)', intArg(0, 256), DEFAULT_LIMITS.workers)
+    .option('--max-verify-queue <n>', 'verifications that may wait for a worker before new connections are refused', intArg(0, 100_000), DEFAULT_LIMITS.maxVerifyQueue)
+    .option('--verify-timeout-ms <ms>', 'upper bound of one attestation verification', intArg(100, 600_000), DEFAULT_LIMITS.verifyTimeoutMs)
+    .option('--handshake-timeout-ms <ms>', 'upper bound from TCP accept to the end of the TLS handshake', intArg(100, 600_000), DEFAULT_LIMITS.handshakeTimeoutMs)
+    .option('--max-pending-handshakes <n>', 'connections in handshake or verification at once', intArg(1, 1_000_000), DEFAULT_LIMITS.maxPendingHandshakes)
+    .option('--max-cert-list-bytes <n>', 'largest client Certificate message accepted', intArg(16 * 1024, 16 * 1024 * 1024), DEFAULT_LIMITS.maxCertListBytes);
+}
+
+export function limitsFrom(opts: Record<string, unknown>): ServiceLimits {
+  return {
+    workers: opts['workers'] as number,
+    maxVerifyQueue: opts['maxVerifyQueue'] as number,
+    verifyTimeoutMs: opts['verifyTimeoutMs'] as number,
+    handshakeTimeoutMs: opts['handshakeTimeoutMs'] as number,
+    maxPendingHandshakes: opts['maxPendingHandshakes'] as number,
+    maxCertListBytes: opts['maxCertListBytes'] as number,
+  };
+}

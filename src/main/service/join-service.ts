@@ -1,0 +1,77 @@
+import type { AddressInfo } from 'node:net';
+import type { VariantName } from '../../shared/variants.js';
+import { AtlsServer } from '../atls/atls-server.js';
+import { AttestedConnections } from '../atls/attested-connections.js';
+import { peerKey } from '../atls/peer-address.js';
+import type { AttestationConfigSource } from '../config/attestation-config-source.js';
+import { JoinApiServer } from '../grpc/join-api-server.js';
+import type { DataKeySource } from '../kms/kms-client.js';
+import type { Logger } from '../log/logger.js';
+import { VerificationPool, type PoolStats } from '../verification/verification-pool.js';
+import type { ServiceLimits } from './limits.js';
+
+export interface JoinServiceOptions {
+  host: string;
+  port: number;
+  variant: VariantName;
+  config: AttestationConfigSource;
+  kms: DataKeySource;
+  limits: ServiceLimits;
+  log: Logger;
+}
+
+export interface RunningJoinService {
+  address: AddressInfo;
+  /** `host:port` a client on this machine can dial. */
+  endpoint: string;
+  stats(): { pool: PoolStats; pendingHandshakes: number; attestedConnections: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Wires one join service: aTLS listener → verification pool → connection
+ * injection into the join.API gRPC server.
+ */
+export async function startJoinService(o: JoinServiceOptions): Promise<RunningJoinService> {
+  const pool = new VerificationPool({ workers: o.limits.workers, maxQueue: o.limits.maxVerifyQueue, timeoutMs: o.limits.verifyTimeoutMs });
+  await pool.start();
+  const connections = new AttestedConnections();
+  const api = new JoinApiServer({ connections, kms: o.kms, log: o.log });
+  const atls = new AtlsServer({
+    host: o.host,
+    port: o.port,
+    variant: o.variant,
+    currentConfig: () => o.config.current(),
+    pool,
+    log: o.log,
+    handshakeTimeoutMs: o.limits.handshakeTimeoutMs,
+    maxPendingHandshakes: o.limits.maxPendingHandshakes,
+    maxCertListBytes: o.limits.maxCertListBytes,
+    onAttested: (socket, peer, peerAddress) => {
+      const key = peerKey(socket);
+      const record = { peer, peerAddress, attestedAt: Date.now() };
+      connections.add(key, record);
+      socket.once('close', () => connections.remove(key, record));
+      api.inject(socket);
+    },
+  });
+  let address: AddressInfo;
+  try {
+    address = await atls.listen();
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  const host = address.address === '::' || address.address === '0.0.0.0' ? '127.0.0.1' : address.address;
+  const endpoint = host.includes(':') ? `[${host}]:${address.port}` : `${host}:${address.port}`;
+  return {
+    address,
+    endpoint,
+    stats: () => ({ pool: pool.stats(), pendingHandshakes: atls.pendingHandshakes, attestedConnections: connections.size }),
+    close: async () => {
+      await atls.close().catch(() => undefined);
+      api.forceClose();
+      await pool.close();
+    },
+  };
+}
