@@ -1,15 +1,28 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import * as tls from 'node:tls';
-import { pem } from '../../shared/der/encode.js';
+import { readElement, readSingle, Tag } from '../../shared/der/decode.js';
+import { bitString, pem, sequence } from '../../shared/der/encode.js';
 import { buildSelfSignedCertificate } from './certificate-builder.js';
 
+/** base64 of 32 bytes is always 44 characters, so the nonce certificate's TBS has a fixed layout. */
+const NONCE_B64_LENGTH = 44;
+const NONCE_PLACEHOLDER = 'A'.repeat(NONCE_B64_LENGTH);
+
 const ROTATE_AFTER_MS = 60 * 60 * 1000;
+
+interface NonceCertificateTemplate {
+  tbs: Buffer;
+  /** Offsets of the CN value (subject and issuer) inside `tbs`. */
+  cnOffsets: number[];
+  sigAlg: Uint8Array;
+}
 
 interface KeyMaterial {
   privateKey: KeyObject;
   spki: Uint8Array;
   keyPem: string;
   certPem: string;
+  nonceTemplate: NonceCertificateTemplate;
   createdAt: number;
 }
 
@@ -38,6 +51,7 @@ export class ServerIdentity {
       spki,
       keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
       certPem: pem('CERTIFICATE', cert),
+      nonceTemplate: nonceTemplate(privateKey, spki),
       createdAt: this.now(),
     };
   }
@@ -53,15 +67,20 @@ export class ServerIdentity {
     return { key: m.keyPem, cert: m.certPem };
   }
 
-  /** DER of the nonce certificate: serial 0, CN = base64(nonce), signed by the server key. */
+  /**
+   * DER of the nonce certificate: serial 0, issuer = subject = CN=base64(nonce), signed by the
+   * server key. Built from a per-key template (only the CN bytes change) to keep the
+   * per-ClientHello work on the main thread to one ECDSA signature.
+   */
   nonceCertificate(nonce: Uint8Array): Uint8Array {
+    if (nonce.length !== 32) throw new Error(`server nonce must be 32 bytes, got ${nonce.length}`);
     const m = this.material();
-    return buildSelfSignedCertificate({
-      privateKey: m.privateKey,
-      spki: m.spki,
-      commonName: Buffer.from(nonce).toString('base64'),
-      serial: Uint8Array.of(0),
-    });
+    const t = m.nonceTemplate;
+    const tbs = Buffer.from(t.tbs);
+    const cn = Buffer.from(Buffer.from(nonce).toString('base64'), 'latin1');
+    for (const off of t.cnOffsets) cn.copy(tbs, off);
+    const signature = sign('sha256', tbs, { key: m.privateKey, dsaEncoding: 'der' });
+    return sequence(tbs, t.sigAlg, bitString(signature));
   }
 
   /** A secure context presenting the server certificate and asking for a client certificate issued "by" the nonce. */
@@ -74,6 +93,20 @@ export class ServerIdentity {
       ca: [pem('CERTIFICATE', this.nonceCertificate(nonce))],
     });
   }
+}
+
+function nonceTemplate(privateKey: KeyObject, spki: Uint8Array): NonceCertificateTemplate {
+  const der = buildSelfSignedCertificate({ privateKey, spki, commonName: NONCE_PLACEHOLDER, serial: Uint8Array.of(0) });
+  const cert = readSingle(der, Tag.Sequence);
+  const tbsEl = readElement(der, cert.contentStart, cert.end);
+  const sigAlgEl = readElement(der, tbsEl.end, cert.end);
+  const tbs = Buffer.from(der.subarray(tbsEl.start, tbsEl.end));
+  const placeholder = Buffer.from(NONCE_PLACEHOLDER, 'latin1');
+  const cnOffsets: number[] = [];
+  for (let i = tbs.indexOf(placeholder); i >= 0; i = tbs.indexOf(placeholder, i + 1)) cnOffsets.push(i);
+  // Exactly the issuer and subject CN; the same 44-byte run inside the key would make the template ambiguous.
+  if (cnOffsets.length !== 2) throw new Error(`nonce certificate template has ${cnOffsets.length} CN slots, expected 2`);
+  return { tbs, cnOffsets, sigAlg: der.subarray(sigAlgEl.start, sigAlgEl.end) };
 }
 
 /** For tests: parse a PEM key back (kept here so callers need not know the format). */
