@@ -141,6 +141,8 @@ export class AtlsServer {
   }
 
   private onHandshakeFailed(err: Error, socket: tls.TLSSocket): void {
+    // With a tlsClientError listener Node leaves the socket open (notably on handshake timeout).
+    socket.destroy();
     if (socket.servername) this.nonces.drop(socket.servername);
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     this.log.warn('TLS handshake failed', {
