@@ -8,23 +8,25 @@ import { repoRoot } from './repo-root.js';
 
 export type LogLine = Record<string, unknown> & { level: string; msg: string };
 
-export interface DevService {
-  info: DevInfo;
-  stateDir: string;
+export interface ServiceProcess {
+  child: ChildProcess;
   logs: LogLine[];
   /** Resolves with the first log line at index >= `since` (seen or future) matching `pred`. */
   waitForLog(pred: (l: LogLine) => boolean, opts?: { since?: number; timeoutMs?: number }): Promise<LogLine>;
+  /** Resolves with the exit code once the process ended. */
+  exited: Promise<number | null>;
+  /** SIGTERM (SIGKILL after 10 s); resolves with the exit code. */
   stop(): Promise<number | null>;
-  child: ChildProcess;
 }
 
-/** Starts `joinservice dev` as a real child process on a free loopback port and waits for dev-info.json. */
-export async function startDevService(extraArgs: string[] = [], stateDir?: string): Promise<DevService> {
-  const dir = stateDir ?? mkdtempSync(path.join(tmpdir(), 'joinservice-dev-'));
-  const root = repoRoot();
-  const child = spawn(process.execPath, [path.join(root, 'bin/joinservice.js'), 'dev', '--port', '0', '--state-dir', dir, '-v', '-1', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export interface DevService extends ServiceProcess {
+  info: DevInfo;
+  stateDir: string;
+}
+
+/** Runs `joinservice <args>` (bin/joinservice.js) as a child process and collects its JSON log lines. */
+export function spawnJoinService(args: string[]): ServiceProcess {
+  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin/joinservice.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let buffered = '';
@@ -51,23 +53,10 @@ export async function startDevService(extraArgs: string[] = [], stateDir?: strin
   });
   child.stdout!.resume();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-  const infoPath = path.join(dir, 'dev-info.json');
-  const deadline = Date.now() + 30_000;
-  while (!existsSync(infoPath)) {
-    if (child.exitCode !== null) throw new Error(`joinservice dev exited with ${child.exitCode}: ${JSON.stringify(logs)}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`joinservice dev did not start within 30 s: ${JSON.stringify(logs)}`);
-    }
-    await sleep(50);
-  }
-  const info = JSON.parse(readFileSync(infoPath, 'utf8')) as DevInfo;
   return {
-    info,
-    stateDir: dir,
-    logs,
     child,
+    logs,
+    exited,
     waitForLog(pred, { since = 0, timeoutMs = 10_000 } = {}) {
       const seen = logs.slice(since).find(pred);
       if (seen) return Promise.resolve(seen);
@@ -81,11 +70,29 @@ export async function startDevService(extraArgs: string[] = [], stateDir?: strin
       });
     },
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;
       clearTimeout(t);
       return code;
     },
   };
+}
+
+/** Starts `joinservice dev` on a free loopback port and waits for dev-info.json. */
+export async function startDevService(extraArgs: string[] = [], stateDir?: string): Promise<DevService> {
+  const dir = stateDir ?? mkdtempSync(path.join(tmpdir(), 'joinservice-dev-'));
+  const proc = spawnJoinService(['dev', '--port', '0', '--state-dir', dir, '-v', '-1', ...extraArgs]);
+  const infoPath = path.join(dir, 'dev-info.json');
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(infoPath)) {
+    if (proc.child.exitCode !== null) throw new Error(`joinservice dev exited with ${proc.child.exitCode}: ${JSON.stringify(proc.logs)}`);
+    if (Date.now() > deadline) {
+      proc.child.kill('SIGKILL');
+      throw new Error(`joinservice dev did not start within 30 s: ${JSON.stringify(proc.logs)}`);
+    }
+    await sleep(50);
+  }
+  const info = JSON.parse(readFileSync(infoPath, 'utf8')) as DevInfo;
+  return { ...proc, info, stateDir: dir };
 }

@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { toJoinServiceError } from '../../shared/errors.js';
@@ -93,6 +93,8 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
   await rename(`${infoPath}.tmp`, infoPath);
   log.info(`Starting join service on ${formatListenAddress(svc.address)}`, { devInfo: infoPath, workers: limits.workers });
   closeOnSignals(log, async () => {
+    // A stale dev-info.json would point scripts at a dead endpoint.
+    await rm(infoPath, { force: true });
     await svc.close();
     kms.close();
     await keyService.close();

@@ -9,8 +9,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .description('Constellation node join service: attested TLS, join.API over gRPC')
     .version(SERVICE_VERSION)
     .exitOverride()
-    .addCommand(serveCommand())
-    .addCommand(devCommand());
+    .addCommand(serveCommand().exitOverride())
+    .addCommand(devCommand().exitOverride());
   try {
     await program.parseAsync(normalizeGoFlags(argv), { from: 'user' });
   } catch (err) {
