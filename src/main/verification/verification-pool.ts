@@ -9,6 +9,8 @@ export interface VerificationPoolOptions {
   maxQueue: number;
   /** Upper bound of one verification (atls.md §2: 30 s); the worker running it is replaced on expiry. */
   timeoutMs: number;
+  /** Replaces the inline verifier (workers = 0); for tests of the pool's own bounds. */
+  inlineVerifier?: InlineVerifier;
 }
 
 export interface PoolStats {
@@ -21,7 +23,7 @@ export interface PoolStats {
 
 const WORKER_ENTRY = new URL('../../workers/verify-worker.js', import.meta.url);
 
-type InlineVerifier = (task: VerifyTask) => Promise<VerifyResult>;
+export type InlineVerifier = (task: VerifyTask) => Promise<VerifyResult>;
 
 /**
  * Runs whole certificate verifications (one task each) on a piscina pool, or
@@ -53,7 +55,7 @@ export class VerificationPool {
 
   /** Loads the inline verifier so the first handshake does not pay for the import (piscina starts its threads itself). */
   async start(): Promise<void> {
-    if (!this.pool) this.inline = (await import('../../workers/verify-certificate.js')).verifyCertificate;
+    if (!this.pool) this.inline = this.o.inlineVerifier ?? (await import('../../workers/verify-certificate.js')).verifyCertificate;
   }
 
   async verify(task: VerifyTask): Promise<VerifyResult> {
