@@ -117,6 +117,28 @@ describe('joinservice dev', () => {
     }
   });
 
+  test('--max-cert-list-bytes is the bound OpenSSL enforces on the client Certificate message', async () => {
+    // 120 KiB is above OpenSSL's built-in 100 KiB: accepted by default (256 KiB), refused with a 64 KiB bound.
+    const big = ['--mode', 'big-document', '--doc-size', String(120 * 1024)];
+    const lowered = await startDevService(['--max-cert-list-bytes', String(64 * 1024)]);
+    try {
+      const since = lowered.logs.length;
+      const r = await runGoPeer(['--endpoint', lowered.info.endpoint, ...big]);
+      assert.equal(r.ok, false);
+      const line = await lowered.waitForLog((l) => l.msg === 'TLS handshake failed', { since });
+      assert.match(String((line['atls'] as Record<string, unknown>)['tlsError']), /EXCESSIVE_MESSAGE_SIZE/);
+    } finally {
+      await lowered.stop();
+    }
+    const standard = await startDevService([]);
+    try {
+      const r = await runGoPeer(['--endpoint', standard.info.endpoint, ...big]);
+      assert.equal(r.ok, true, JSON.stringify(r));
+    } finally {
+      await standard.stop();
+    }
+  });
+
   test('--attestation-config uses the given file', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'joinservice-cfg-'));
     const file = path.join(dir, 'my-config.json');
