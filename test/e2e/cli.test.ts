@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { deriveDataKey } from '../../src/main/keyservice/derive-key.js';
@@ -16,8 +16,19 @@ before(async () => {
   await buildGoPeer();
 });
 
+const tempDirs: string[] = [];
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
 function configDir(attestationConfig = '{}'): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'joinservice-config-'));
+  const dir = tempDir('joinservice-config-');
   writeFileSync(path.join(dir, 'attestationConfig'), attestationConfig);
   writeFileSync(path.join(dir, 'measurementSalt'), Buffer.alloc(32, 1));
   return dir;
@@ -87,7 +98,7 @@ describe('joinservice serve', () => {
 
 describe('joinservice dev', () => {
   test('keeps its master secret across restarts and removes dev-info.json on stop', async () => {
-    const stateDir = mkdtempSync(path.join(tmpdir(), 'joinservice-dev-'));
+    const stateDir = tempDir('joinservice-dev-');
     const first = await startDevService([], stateDir);
     const r1 = await runGoPeer(['--endpoint', first.info.endpoint, '--disk-uuid', 'restart-disk']);
     assert.equal(await first.stop(), 0);
@@ -140,7 +151,7 @@ describe('joinservice dev', () => {
   });
 
   test('--attestation-config uses the given file', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'joinservice-cfg-'));
+    const dir = tempDir('joinservice-cfg-');
     const file = path.join(dir, 'my-config.json');
     writeFileSync(file, '{"measurements":{}}');
     const svc = await startDevService(['--attestation-config', file]);

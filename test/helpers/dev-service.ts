@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,5 +94,15 @@ export async function startDevService(extraArgs: string[] = [], stateDir?: strin
     await sleep(50);
   }
   const info = JSON.parse(readFileSync(infoPath, 'utf8')) as DevInfo;
-  return { ...proc, info, stateDir: dir };
+  return {
+    ...proc,
+    info,
+    stateDir: dir,
+    async stop() {
+      const code = await proc.stop();
+      // Only a state dir this helper made is removed; a caller's survives for restarts.
+      if (!stateDir) rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { create, fromBinary, toBinary, equals, clone } from '@bufbuild/protobuf';
@@ -96,7 +96,9 @@ test('the generated descriptors equal protoc\'s compilation of proto/', (t) => {
     t.skip('protoc not installed');
     return;
   }
-  const out = path.join(mkdtempSync(path.join(tmpdir(), 'desc-')), 'set.pb');
+  const tmp = mkdtempSync(path.join(tmpdir(), 'desc-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const out = path.join(tmp, 'set.pb');
   const root = repoRoot();
   const r = spawnSync('protoc', [
     `-I${path.join(root, 'proto')}`,
