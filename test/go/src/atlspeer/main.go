@@ -1,0 +1,378 @@
+// Command atls-peer is a Go aTLS + grpc-go client that behaves like a Constellation
+// node talking to the join service (with the "dummy" attestation issuer), or
+// deliberately misbehaves (--mode). It prints exactly one JSON line on stdout.
+//
+// Exit codes: 0 = ran as asked (even if the RPC failed), 2 = usage error,
+// 1 = internal error of the peer itself.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	joinpb "joinpb/join"
+)
+
+var modes = []string{
+	"good", "wrong-nonce", "wrong-key-hash", "missing-extension", "other-variant",
+	"garbage-document", "big-document", "no-client-cert", "no-sni", "expired-cert",
+	"slow-handshake",
+}
+
+type options struct {
+	endpoint   string
+	rpc        string
+	diskUUID   string
+	calls      int
+	tlsVersion string
+	timeout    time.Duration
+	mode       string
+	docSize    int
+	hold       time.Duration
+	count      int
+	parallel   int
+	verbose    bool
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func logf(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "atls-peer: "+format+"\n", args...)
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("atls-peer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.endpoint, "endpoint", "", "HOST:PORT of the join service (required)")
+	fs.StringVar(&o.rpc, "rpc", "rejoin", "RPC to call: rejoin | join | unknown")
+	fs.StringVar(&o.diskUUID, "disk-uuid", "00000000-0000-0000-0000-000000000000", "disk_uuid sent with --rpc rejoin/join")
+	fs.IntVar(&o.calls, "calls", 1, "number of sequential RPCs on the same connection")
+	fs.StringVar(&o.tlsVersion, "tls-version", "auto", "TLS version: 1.2 | 1.3 | auto (Go default, min 1.2)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "overall deadline per connection (handshake + all RPCs); TCP connect timeout for slow-handshake")
+	fs.StringVar(&o.mode, "mode", "good", "behaviour: "+strings.Join(modes, " | "))
+	fs.IntVar(&o.docSize, "doc-size", 64, "document size in bytes for garbage-document / big-document")
+	fs.DurationVar(&o.hold, "hold", 30*time.Second, "slow-handshake: how long to keep the connection open")
+	fs.IntVar(&o.count, "count", 1, "number of independent connections")
+	fs.IntVar(&o.parallel, "parallel", 1, "maximum number of connections in flight")
+	fs.BoolVar(&o.verbose, "verbose", false, "log handshake details to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: atls-peer --endpoint HOST:PORT [flags]\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, &usageError{"help requested"}
+		}
+		return nil, &usageError{err.Error()}
+	}
+	bad := func(format string, a ...interface{}) (*options, error) {
+		msg := fmt.Sprintf(format, a...)
+		fmt.Fprintf(stderr, "atls-peer: %s\n", msg)
+		fs.Usage()
+		return nil, &usageError{msg}
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected arguments: %q", fs.Args())
+	}
+	if o.endpoint == "" {
+		return bad("--endpoint is required")
+	}
+	switch o.rpc {
+	case "rejoin", "join", "unknown":
+	default:
+		return bad("invalid --rpc %q", o.rpc)
+	}
+	switch o.tlsVersion {
+	case "1.2", "1.3", "auto":
+	default:
+		return bad("invalid --tls-version %q", o.tlsVersion)
+	}
+	known := false
+	for _, m := range modes {
+		known = known || m == o.mode
+	}
+	if !known {
+		return bad("invalid --mode %q", o.mode)
+	}
+	if o.calls < 1 || o.count < 1 || o.parallel < 1 {
+		return bad("--calls, --count and --parallel must be >= 1")
+	}
+	if o.timeout <= 0 || o.hold <= 0 {
+		return bad("--timeout and --hold must be > 0")
+	}
+	if o.docSize < 0 {
+		return bad("--doc-size must be >= 0")
+	}
+	if o.mode == "big-document" && o.docSize < minPaddedDocumentSize() {
+		return bad("--doc-size must be >= %d for big-document", minPaddedDocumentSize())
+	}
+	return o, nil
+}
+
+// connResult is the outcome of one connection (handshake + --calls RPCs).
+type connResult struct {
+	code           string
+	message        string
+	calls          int
+	elapsed        time.Duration
+	tlsVersion     string
+	alpn           *string
+	stateDiskKey   []byte
+	measSecret     []byte
+	hasKeys        bool
+	transportError string
+	handshakeError string
+	slow           *slowResult
+}
+
+func (r *connResult) ok() bool { return r.code == codes.OK.String() }
+
+func invoke(ctx context.Context, cc *grpc.ClientConn, o *options, r *connResult) error {
+	switch o.rpc {
+	case "rejoin":
+		resp := &joinpb.IssueRejoinTicketResponse{}
+		if err := cc.Invoke(ctx, "/join.API/IssueRejoinTicket", &joinpb.IssueRejoinTicketRequest{DiskUuid: o.diskUUID}, resp); err != nil {
+			return err
+		}
+		r.stateDiskKey, r.measSecret, r.hasKeys = resp.GetStateDiskKey(), resp.GetMeasurementSecret(), true
+	case "join":
+		resp := &joinpb.IssueJoinTicketResponse{}
+		if err := cc.Invoke(ctx, "/join.API/IssueJoinTicket", &joinpb.IssueJoinTicketRequest{DiskUuid: o.diskUUID}, resp); err != nil {
+			return err
+		}
+		r.stateDiskKey, r.measSecret, r.hasKeys = resp.GetStateDiskKey(), resp.GetMeasurementSecret(), true
+	case "unknown":
+		if err := cc.Invoke(ctx, "/join.API/DoesNotExist", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runConnection(o *options, id int) *connResult {
+	start := time.Now()
+	r := &connResult{code: codes.OK.String()}
+	if o.mode == "slow-handshake" {
+		s := runSlow(o)
+		r.slow = &s
+		r.code, r.message = s.code, s.message
+		r.elapsed = time.Since(start)
+		return r
+	}
+	p := newPeer(o, id)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	// Lazy dial like Constellation's join/rejoin clients: the first (fail-fast) RPC
+	// triggers the connection, and its deadline includes the aTLS handshake.
+	cc, err := grpc.DialContext(ctx, o.endpoint, grpc.WithTransportCredentials(p))
+	if err != nil {
+		st := status.Convert(err)
+		r.code, r.message = st.Code().String(), st.Message()
+		r.elapsed = time.Since(start)
+		return r
+	}
+	for i := 0; i < o.calls; i++ {
+		if err := invoke(ctx, cc, o, r); err != nil {
+			st := status.Convert(err)
+			r.code, r.message = st.Code().String(), st.Message()
+			break
+		}
+		r.calls++
+	}
+	r.elapsed = time.Since(start)
+	if st := p.tlsState(); st != nil {
+		r.tlsVersion = tlsVersionName(st.Version)
+		alpn := st.NegotiatedProtocol
+		r.alpn = &alpn
+	}
+	var hsErr error
+	r.transportError, hsErr = p.diagnostics()
+	if hsErr != nil {
+		r.handshakeError = hsErr.Error()
+	}
+	_ = cc.Close()
+	if !r.ok() {
+		logf("[conn %d] %s: %s (transport: %q, handshake: %q)", id, r.code, r.message, r.transportError, r.handshakeError)
+	}
+	return r
+}
+
+func ms(d time.Duration) float64 {
+	return math.Round(float64(d)/float64(time.Millisecond)*1000) / 1000
+}
+
+type singleOutput struct {
+	OK                bool     `json:"ok"`
+	Code              string   `json:"code"`
+	Message           *string  `json:"message,omitempty"`
+	TLSVersion        string   `json:"tlsVersion,omitempty"`
+	ALPN              *string  `json:"alpn,omitempty"`
+	StateDiskKey      *string  `json:"stateDiskKey,omitempty"`
+	MeasurementSecret *string  `json:"measurementSecret,omitempty"`
+	Calls             *int     `json:"calls,omitempty"`
+	ElapsedMs         float64  `json:"elapsedMs"`
+	TransportError    string   `json:"transportError,omitempty"`
+	HandshakeError    string   `json:"handshakeError,omitempty"`
+	ClosedAfterMs     *float64 `json:"closedAfterMs,omitempty"`
+	BytesReceived     *int     `json:"bytesReceived,omitempty"`
+}
+
+type slowOutput struct {
+	OK            bool     `json:"ok"`
+	Code          string   `json:"code"`
+	Message       string   `json:"message,omitempty"`
+	ClosedAfterMs *float64 `json:"closedAfterMs"`
+	BytesReceived int      `json:"bytesReceived"`
+	ElapsedMs     float64  `json:"elapsedMs"`
+}
+
+type latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+type multiOutput struct {
+	OK        bool           `json:"ok"`
+	Count     int            `json:"count"`
+	Succeeded int            `json:"succeeded"`
+	Failed    int            `json:"failed"`
+	Codes     map[string]int `json:"codes"`
+	ElapsedMs float64        `json:"elapsedMs"`
+	LatencyMs latency        `json:"latencyMs"`
+	Errors    []string       `json:"errors,omitempty"`
+}
+
+func singleJSON(r *connResult) interface{} {
+	if r.slow != nil {
+		out := slowOutput{OK: false, Code: r.code, Message: r.message, BytesReceived: r.slow.bytesReceived, ElapsedMs: ms(r.elapsed)}
+		if r.code == "ClosedByServer" {
+			v := ms(r.slow.closedAfter)
+			out.ClosedAfterMs = &v
+		}
+		return out
+	}
+	calls := r.calls
+	out := singleOutput{OK: r.ok(), Code: r.code, TLSVersion: r.tlsVersion, ALPN: r.alpn, Calls: &calls, ElapsedMs: ms(r.elapsed)}
+	if r.ok() {
+		if r.hasKeys {
+			k, s := hex.EncodeToString(r.stateDiskKey), hex.EncodeToString(r.measSecret)
+			out.StateDiskKey, out.MeasurementSecret = &k, &s
+		}
+	} else {
+		msg := r.message
+		out.Message = &msg
+		out.TransportError = r.transportError
+		out.HandshakeError = r.handshakeError
+	}
+	return out
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	if i < 0 {
+		i = 0
+	}
+	return sorted[i]
+}
+
+func multiJSON(results []*connResult, elapsed time.Duration) multiOutput {
+	out := multiOutput{OK: true, Count: len(results), Codes: map[string]int{}, ElapsedMs: ms(elapsed)}
+	lat := make([]float64, 0, len(results))
+	seen := map[string]bool{}
+	for _, r := range results {
+		out.Codes[r.code]++
+		if r.ok() {
+			out.Succeeded++
+		} else {
+			out.Failed++
+			out.OK = false
+			key := r.code
+			if r.message != "" {
+				key += ": " + r.message
+			}
+			if !seen[key] && len(out.Errors) < 5 {
+				seen[key] = true
+				out.Errors = append(out.Errors, key)
+			}
+		}
+		d := r.elapsed
+		if r.slow != nil {
+			d = r.slow.closedAfter
+			if r.code == "StillOpen" {
+				d = r.elapsed
+			}
+		}
+		lat = append(lat, ms(d))
+	}
+	sort.Float64s(lat)
+	out.LatencyMs = latency{P50: percentile(lat, 50), P90: percentile(lat, 90), P99: percentile(lat, 99), Max: percentile(lat, 100)}
+	return out
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	emit := func(v interface{}) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte(`{"ok":false,"code":"PeerError","message":"cannot encode result"}`)
+		}
+		fmt.Fprintln(stdout, string(b))
+	}
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		emit(struct {
+			OK      bool   `json:"ok"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}{false, "UsageError", err.Error()})
+		return 2
+	}
+
+	start := time.Now()
+	if o.count == 1 {
+		emit(singleJSON(runConnection(o, 0)))
+		return 0
+	}
+	results := make([]*connResult, o.count)
+	sem := make(chan struct{}, o.parallel)
+	var wg sync.WaitGroup
+	for i := 0; i < o.count; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = runConnection(o, i)
+		}(i)
+	}
+	wg.Wait()
+	emit(multiJSON(results, time.Since(start)))
+	return 0
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
