@@ -12,7 +12,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, JoinServiceError, type SerializedError } from '../shared/errors.js';
 import { isVariantName, variantOid } from '../shared/variants.js';
-import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask, type VerifyTimings } from '../shared/verify-protocol.js';
+import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask, type VerifyTimings } from '../shared/worker-protocol.js';
 import { ValidatorCache } from './attestation/validator-cache.js';
 import { checkCertificate } from './certificate/check-certificate.js';
 import type { ParsedCertificate } from './certificate/parse-certificate.js';

@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import { Piscina } from 'piscina';
 import { ErrorCode, type ErrorCode as ErrorCodeType } from '../../src/shared/errors.js';
 import { VARIANTS, type VariantName } from '../../src/shared/variants.js';
-import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask } from '../../src/shared/verify-protocol.js';
+import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask } from '../../src/shared/worker-protocol.js';
 import { assertVariantSupported, isVariantSupported, loadValidatorFactory } from '../../src/workers/attestation/registry.js';
 import { goStringSliceGoSyntax, verifyCertificate } from '../../src/workers/verify-certificate.js';
-import verifyWorker from '../../src/workers/verify-worker.js';
+import runTask from '../../src/workers/worker-entry.js';
 import {
   buildCertificate,
   DUMMY_OID,
@@ -225,14 +225,17 @@ describe('attestation variant registry', () => {
   });
 });
 
-describe('verify-worker entry', () => {
-  it('default-exports the verifier', () => {
-    assert.equal(verifyWorker, verifyCertificate);
+describe('worker entry', () => {
+  it('dispatches verifications to the verifier', async () => {
+    const r = (await runTask(task(dummyCertificate(NONCE)))) as VerifyResult;
+    assert.equal(r.ok, true);
+    const unknown = (await runTask({ ...task(dummyCertificate(NONCE)), kind: 'nope' } as never)) as VerifyResult;
+    expectError(unknown, ErrorCode.PoolProtocol);
   });
 
   it('runs a verification on a piscina worker thread', async () => {
     const pool = new Piscina<VerifyTask, VerifyResult>({
-      filename: new URL('../../src/workers/verify-worker.js', import.meta.url).href,
+      filename: new URL('../../src/workers/worker-entry.js', import.meta.url).href,
       minThreads: 1,
       maxThreads: 1,
     });

@@ -3,9 +3,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { ErrorCode, JoinServiceError, toJoinServiceError } from '../../shared/errors.js';
 import type { VariantName } from '../../shared/variants.js';
-import { VERIFY_PROTOCOL_VERSION, type AttestationConfigRef, type AttestedPeer } from '../../shared/verify-protocol.js';
+import { VERIFY_PROTOCOL_VERSION, type AttestationConfigRef, type AttestedPeer } from '../../shared/worker-protocol.js';
 import type { Logger } from '../log/logger.js';
-import type { VerificationPool } from '../verification/verification-pool.js';
+import type { WorkerPool } from '../pool/worker-pool.js';
 import { withCertListLimit } from './cert-list-limit.js';
 import { NonceStore } from './nonce-store.js';
 import { goPeerAddress } from './peer-address.js';
@@ -19,7 +19,7 @@ export interface AtlsServerOptions {
   variant: VariantName;
   /** The attestation config in force; read once per verification. */
   currentConfig: () => AttestationConfigRef;
-  pool: VerificationPool;
+  pool: WorkerPool;
   log: Logger;
   /** From TCP accept to the end of the TLS handshake. */
   handshakeTimeoutMs: number;

@@ -1,4 +1,4 @@
-import type { AttestedPeer } from '../../shared/verify-protocol.js';
+import type { AttestedPeer } from '../../shared/worker-protocol.js';
 
 export interface AttestedConnection {
   peer: AttestedPeer;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
-import type { AttestationConfigRef } from '../../shared/verify-protocol.js';
+import type { AttestationConfigRef } from '../../shared/worker-protocol.js';
 
 /** Attestation configs are small JSON files (a few KiB with embedded root certificates). */
 export const MAX_ATTESTATION_CONFIG_BYTES = 1024 * 1024;

@@ -7,7 +7,7 @@ import type { AttestationConfigSource } from '../config/attestation-config-sourc
 import { JoinApiServer } from '../grpc/join-api-server.js';
 import type { DataKeySource } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
-import { VerificationPool, type PoolStats } from '../verification/verification-pool.js';
+import { WorkerPool, type PoolStats } from '../pool/worker-pool.js';
 import type { ServiceLimits } from './limits.js';
 
 export interface JoinServiceOptions {
@@ -33,7 +33,7 @@ export interface RunningJoinService {
  * injection into the join.API gRPC server.
  */
 export async function startJoinService(o: JoinServiceOptions): Promise<RunningJoinService> {
-  const pool = new VerificationPool({ workers: o.limits.workers, maxQueue: o.limits.maxVerifyQueue, timeoutMs: o.limits.verifyTimeoutMs });
+  const pool = new WorkerPool({ workers: o.limits.workers, maxQueue: o.limits.maxVerifyQueue, timeoutMs: o.limits.verifyTimeoutMs });
   await pool.start();
   const connections = new AttestedConnections();
   const api = new JoinApiServer({ connections, kms: o.kms, log: o.log });

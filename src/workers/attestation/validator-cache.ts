@@ -6,7 +6,7 @@
  * config is not re-parsed for every handshake.
  */
 import { toJoinServiceError, type JoinServiceError } from '../../shared/errors.js';
-import type { AttestationConfigRef } from '../../shared/verify-protocol.js';
+import type { AttestationConfigRef } from '../../shared/worker-protocol.js';
 import type { VariantName } from '../../shared/variants.js';
 import { loadValidatorFactory } from './registry.js';
 import type { AttestationValidator } from './validator.js';

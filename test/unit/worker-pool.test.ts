@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VerificationPool } from '../../src/main/verification/verification-pool.js';
+import { WorkerPool } from '../../src/main/pool/worker-pool.js';
 import { ErrorCode, JoinServiceError } from '../../src/shared/errors.js';
-import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask } from '../../src/shared/verify-protocol.js';
+import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask } from '../../src/shared/worker-protocol.js';
 
 const task = (over: Partial<VerifyTask> = {}): VerifyTask => ({
   v: VERIFY_PROTOCOL_VERSION,
@@ -22,7 +22,7 @@ const isCode = (code: string) => (e: unknown) => {
 };
 
 test('the real worker pool answers with typed errors, never throws', async (t) => {
-  const pool = new VerificationPool({ workers: 1, maxQueue: 4, timeoutMs: 30_000 });
+  const pool = new WorkerPool({ workers: 1, maxQueue: 4, timeoutMs: 30_000 });
   t.after(() => pool.close());
   await pool.start();
   const garbage = await pool.verify(task());
@@ -38,7 +38,7 @@ test('a full queue refuses at once', async (t) => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const never: VerifyResult = { v: 1, ok: false, error: { code: ErrorCode.Internal, message: 'x' }, timings: { certificateUs: 0, attestationUs: 0 } };
-  const pool = new VerificationPool({ workers: 0, maxQueue: 1, timeoutMs: 30_000, inlineVerifier: () => gate.then(() => never) });
+  const pool = new WorkerPool({ workers: 0, maxQueue: 1, timeoutMs: 30_000, inlineRunner: () => gate.then(() => never) });
   t.after(() => pool.close());
   await pool.start();
   const a = pool.verify(task());
@@ -52,7 +52,7 @@ test('a full queue refuses at once', async (t) => {
 });
 
 test('a verification that runs too long fails with ATTESTATION_TIMEOUT', async (t) => {
-  const pool = new VerificationPool({ workers: 0, maxQueue: 0, timeoutMs: 50, inlineVerifier: () => new Promise<VerifyResult>(() => undefined) });
+  const pool = new WorkerPool({ workers: 0, maxQueue: 0, timeoutMs: 50, inlineRunner: () => new Promise<VerifyResult>(() => undefined) });
   t.after(() => pool.close());
   await pool.start();
   await assert.rejects(pool.verify(task()), isCode(ErrorCode.AttestationTimeout));
@@ -60,11 +60,11 @@ test('a verification that runs too long fails with ATTESTATION_TIMEOUT', async (
 });
 
 test('results of another protocol version are refused', async (t) => {
-  const pool = new VerificationPool({
+  const pool = new WorkerPool({
     workers: 0,
     maxQueue: 0,
     timeoutMs: 1000,
-    inlineVerifier: async () => ({ v: 7 }) as unknown as VerifyResult,
+    inlineRunner: async () => ({ v: 7 }) as unknown as VerifyResult,
   });
   t.after(() => pool.close());
   await pool.start();
@@ -72,5 +72,5 @@ test('results of another protocol version are refused', async (t) => {
 });
 
 test('invalid worker counts are configuration errors', () => {
-  assert.throws(() => new VerificationPool({ workers: -1, maxQueue: 0, timeoutMs: 1 }), isCode(ErrorCode.ConfigInvalid));
+  assert.throws(() => new WorkerPool({ workers: -1, maxQueue: 0, timeoutMs: 1 }), isCode(ErrorCode.ConfigInvalid));
 });

@@ -1,16 +1,16 @@
 import { Piscina } from 'piscina';
 import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
-import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask } from '../../shared/verify-protocol.js';
+import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask, type WorkerResult, type WorkerTask } from '../../shared/worker-protocol.js';
 
-export interface VerificationPoolOptions {
+export interface WorkerPoolOptions {
   /** Worker threads; 0 verifies inline on the main thread (for comparisons only: it blocks the event loop). */
   workers: number;
   /** Verifications waiting for a free worker beyond the ones running; more are refused at once. */
   maxQueue: number;
-  /** Upper bound of one verification (atls.md §2: 30 s); the worker running it is replaced on expiry. */
+  /** Upper bound of one task (atls.md §2: 30 s per verification); the worker running it is replaced on expiry. */
   timeoutMs: number;
-  /** Replaces the inline verifier (workers = 0); for tests of the pool's own bounds. */
-  inlineVerifier?: InlineVerifier;
+  /** Replaces the inline task runner (workers = 0); for tests of the pool's own bounds. */
+  inlineRunner?: InlineRunner;
 }
 
 export interface PoolStats {
@@ -21,27 +21,28 @@ export interface PoolStats {
   rejectedOverload: number;
 }
 
-const WORKER_ENTRY = new URL('../../workers/verify-worker.js', import.meta.url);
+const WORKER_ENTRY = new URL('../../workers/worker-entry.js', import.meta.url);
 
-export type InlineVerifier = (task: VerifyTask) => Promise<VerifyResult>;
+export type InlineRunner = (task: WorkerTask) => Promise<unknown>;
 
 /**
- * Runs whole certificate verifications (one task each) on a piscina pool, or
- * inline with --workers 0. The queue is bounded: when it is full, verify()
- * fails immediately with PoolOverloaded, so a burst of joins sheds load
- * instead of piling up handshakes that would time out anyway.
+ * Runs the CPU-heavy jobs (one whole certificate verification, one kubelet
+ * certificate issuance) on a piscina pool, or inline with --workers 0. The
+ * queue is bounded: when it is full, run() fails immediately with
+ * PoolOverloaded, so a burst of joins sheds load instead of piling up
+ * handshakes that would time out anyway.
  */
-export class VerificationPool {
-  private readonly pool: Piscina<VerifyTask, VerifyResult> | undefined;
-  private inline: InlineVerifier | undefined;
+export class WorkerPool {
+  private readonly pool: Piscina<WorkerTask, unknown> | undefined;
+  private inline: InlineRunner | undefined;
   private inFlight = 0;
   private completed = 0;
   private rejectedOverload = 0;
 
-  constructor(private readonly o: VerificationPoolOptions) {
+  constructor(private readonly o: WorkerPoolOptions) {
     if (!Number.isInteger(o.workers) || o.workers < 0) throw new JoinServiceError(ErrorCode.ConfigInvalid, `invalid worker count ${o.workers}`);
     if (o.workers > 0) {
-      this.pool = new Piscina<VerifyTask, VerifyResult>({
+      this.pool = new Piscina<WorkerTask, unknown>({
         filename: WORKER_ENTRY.href,
         minThreads: o.workers,
         maxThreads: o.workers,
@@ -55,10 +56,15 @@ export class VerificationPool {
 
   /** Loads the inline verifier so the first handshake does not pay for the import (piscina starts its threads itself). */
   async start(): Promise<void> {
-    if (!this.pool) this.inline = this.o.inlineVerifier ?? (await import('../../workers/verify-certificate.js')).verifyCertificate;
+    if (!this.pool) this.inline = this.o.inlineRunner ?? (await import('../../workers/worker-entry.js')).default;
   }
 
-  async verify(task: VerifyTask): Promise<VerifyResult> {
+  /** One whole aTLS client-certificate verification. */
+  verify(task: VerifyTask): Promise<VerifyResult> {
+    return this.run(task);
+  }
+
+  async run<T extends WorkerTask>(task: T): Promise<WorkerResult<T>> {
     const capacity = (this.pool ? this.o.workers : 1) + this.o.maxQueue;
     if (this.inFlight >= capacity) {
       this.rejectedOverload++;
@@ -66,24 +72,24 @@ export class VerificationPool {
     }
     this.inFlight++;
     try {
-      const result = this.pool ? await this.runPooled(task) : await this.runInline(task);
-      if (result.v !== VERIFY_PROTOCOL_VERSION) {
-        throw new JoinServiceError(ErrorCode.PoolProtocol, `worker answered protocol version ${String(result.v)}, expected ${VERIFY_PROTOCOL_VERSION}`);
+      const result = (this.pool ? await this.runPooled(task) : await this.runInline(task)) as { v?: unknown } | null;
+      if (result?.v !== VERIFY_PROTOCOL_VERSION) {
+        throw new JoinServiceError(ErrorCode.PoolProtocol, `worker answered protocol version ${String(result?.v)}, expected ${VERIFY_PROTOCOL_VERSION}`);
       }
       this.completed++;
-      return result;
+      return result as WorkerResult<T>;
     } finally {
       this.inFlight--;
     }
   }
 
-  private async runPooled(task: VerifyTask): Promise<VerifyResult> {
+  private async runPooled(task: WorkerTask): Promise<unknown> {
     const signal = AbortSignal.timeout(this.o.timeoutMs);
     try {
       return await this.pool!.run(task, { signal });
     } catch (err) {
       if (signal.aborted) {
-        throw new JoinServiceError(ErrorCode.AttestationTimeout, `attestation verification exceeded ${this.o.timeoutMs} ms`);
+        throw timeoutError(task, this.o.timeoutMs);
       }
       const msg = (err as Error).message ?? String(err);
       if (msg.includes('Task queue is at limit')) {
@@ -94,12 +100,12 @@ export class VerificationPool {
     }
   }
 
-  private async runInline(task: VerifyTask): Promise<VerifyResult> {
+  private async runInline(task: WorkerTask): Promise<unknown> {
     if (!this.inline) await this.start();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new JoinServiceError(ErrorCode.AttestationTimeout, `attestation verification exceeded ${this.o.timeoutMs} ms`)),
+        () => reject(timeoutError(task, this.o.timeoutMs)),
         this.o.timeoutMs,
       );
     });
@@ -123,4 +129,10 @@ export class VerificationPool {
   async close(): Promise<void> {
     await this.pool?.destroy();
   }
+}
+
+function timeoutError(task: WorkerTask, ms: number): JoinServiceError {
+  return task.kind === 'verify-certificate'
+    ? new JoinServiceError(ErrorCode.AttestationTimeout, `attestation verification exceeded ${ms} ms`)
+    : new JoinServiceError(ErrorCode.PoolWorkerFailed, `${task.kind} exceeded ${ms} ms`);
 }

@@ -1,7 +1,8 @@
 /**
- * The typed protocol between the main thread and the verification workers.
+ * The typed protocol between the main thread and the worker pool.
  *
- * One task = one whole aTLS client-certificate verification (atls.md §6):
+ * Two kinds of task, each one whole CPU-heavy job:
+ * - `verify-certificate`: one whole aTLS client-certificate verification (atls.md §6):
  * structural certificate checks, variant dispatch by extension OID, the
  * variant's attestation check against the server nonce, and the
  * user-data = SHA-256(SPKI) binding. Everything crossing the boundary is
@@ -37,6 +38,40 @@ export interface VerifyCertificateTask {
 }
 
 export type VerifyTask = VerifyCertificateTask;
+
+/**
+ * IssueJoinTicket step 10 (join-protocol.md §4): validate the node's CSR and
+ * sign its kubelet client certificate with the cluster CA. The worker reads
+ * `ca.crt` and `ca.key` from `pkiDir` itself (re-read per task as Go does, parsed
+ * key cached by file content), so CA key material never crosses the boundary.
+ */
+export interface IssueKubeletCertificateTask {
+  v: typeof VERIFY_PROTOCOL_VERSION;
+  kind: 'issue-kubelet-certificate';
+  /** DER PKCS#10 from IssueJoinTicketRequest.certificate_request. */
+  csr: Uint8Array;
+  /** Directory with ca.crt and ca.key (production: /etc/kubernetes/pki). */
+  pkiDir: string;
+  /** Issuing time (ms since epoch). */
+  nowMs: number;
+}
+
+export type IssueKubeletCertificateResult =
+  | {
+      v: typeof VERIFY_PROTOCOL_VERSION;
+      ok: true;
+      /** One PEM CERTIFICATE block, 64-column base64, trailing newline. */
+      certificatePem: string;
+      /** The CSR's CN without the `system:node:` prefix (step 12). */
+      nodeName: string;
+      timings: { totalUs: number };
+    }
+  | { v: typeof VERIFY_PROTOCOL_VERSION; ok: false; error: SerializedError; timings: { totalUs: number } };
+
+export type WorkerTask = VerifyCertificateTask | IssueKubeletCertificateTask;
+
+/** The result type a task kind answers with. */
+export type WorkerResult<T extends WorkerTask> = T extends IssueKubeletCertificateTask ? IssueKubeletCertificateResult : VerifyResult;
 
 /** Public facts about a verified peer, handed to RPC handlers and logs. */
 export interface AttestedPeer {
