@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CorruptInputError, goBase64StdDecode } from '../../src/workers/attestation/go-base64.js';
-import { checkGoJson, GO_JSON_MAX_DEPTH, GoJsonSyntaxError, parseGoJson, unquote } from '../../src/workers/attestation/go-json.js';
-import { byteSliceBytes, foldGoKey, goBytesField, unmarshalGoStruct } from '../../src/workers/attestation/go-json-decode.js';
+import { CorruptInputError, goBase64StdDecode } from '../../src/shared/go-json/go-base64.js';
+import { checkGoJson, GO_JSON_MAX_DEPTH, GoJsonSyntaxError, parseGoJson, unquote } from '../../src/shared/go-json/go-json.js';
+import { byteSliceBytes, foldGoKey, goBytesField, unmarshalGoStruct } from '../../src/shared/go-json/go-json-decode.js';
 
 const bytes = (s: string | number[]) => (typeof s === 'string' ? Uint8Array.from(Buffer.from(s, 'latin1')) : Uint8Array.from(s));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

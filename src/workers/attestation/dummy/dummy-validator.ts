@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCode, JoinServiceError } from '../../../shared/errors.js';
-import { checkGoJson } from '../go-json.js';
+import { checkGoJson } from '../../../shared/go-json/go-json.js';
 import type { AttestationValidator, ValidationOutcome, ValidatorFactory } from '../validator.js';
 import { decodeFakeAttestationDoc } from './fake-attestation-doc.js';
 

@@ -3,8 +3,8 @@
  * json.Unmarshal: `{"UserData": <[]byte>, "Nonce": <[]byte>}` (atls.md §9.1).
  */
 import { ErrorCode, JoinServiceError } from '../../../shared/errors.js';
-import { parseGoJson } from '../go-json.js';
-import { byteSliceBytes, goBytesField, unmarshalGoStruct } from '../go-json-decode.js';
+import { parseGoJson } from '../../../shared/go-json/go-json.js';
+import { byteSliceBytes, goBytesField, unmarshalGoStruct } from '../../../shared/go-json/go-json-decode.js';
 
 export interface FakeAttestationDoc {
   userData: Uint8Array;
