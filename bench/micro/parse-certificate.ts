@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { buildSelfSignedCertificate } from '../../src/main/atls/certificate-builder.js';
-import { VERIFY_PROTOCOL_VERSION } from '../../src/shared/verify-protocol.js';
+import { VERIFY_PROTOCOL_VERSION } from '../../src/shared/worker-protocol.js';
 import { checkCertificate } from '../../src/workers/certificate/check-certificate.js';
 import { parseCertificate } from '../../src/workers/certificate/parse-certificate.js';
 import { verifyCertificate } from '../../src/workers/verify-certificate.js';
