@@ -5,7 +5,7 @@ import { ErrorCode, toJoinServiceError } from '../../shared/errors.js';
 import type { AttestedConnections, AttestedConnection } from '../atls/attested-connections.js';
 import type { DataKeySource } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
-import { issueJoinTicket } from '../ticket/join-ticket.js';
+import { issueJoinTicket, type JoinTicketDeps } from '../ticket/join-ticket.js';
 import { issueRejoinTicket, type TicketContext } from '../ticket/rejoin-ticket.js';
 import { joinApiDefinition } from './definitions.js';
 import { grpcStatusFor } from './status.js';
@@ -13,6 +13,8 @@ import { grpcStatusFor } from './status.js';
 export interface JoinApiServerOptions {
   connections: AttestedConnections;
   kms: DataKeySource;
+  /** Everything IssueJoinTicket needs besides the KMS. */
+  joinTicket: Omit<JoinTicketDeps, 'kms'>;
   log: Logger;
 }
 
@@ -37,7 +39,7 @@ export class JoinApiServer {
       'grpc.max_connection_idle_ms': 5 * 60 * 1000,
     });
     this.server.addService(joinApiDefinition, {
-      issueJoinTicket: this.unary('IssueJoinTicket', (req: IssueJoinTicketRequest, _ctx) => issueJoinTicket(req)),
+      issueJoinTicket: this.unary('IssueJoinTicket', (req: IssueJoinTicketRequest, ctx) => issueJoinTicket(req, { ...this.o.joinTicket, kms: this.o.kms }, ctx)),
       issueRejoinTicket: this.unary('IssueRejoinTicket', (req: IssueRejoinTicketRequest, ctx) => issueRejoinTicket(req, this.o.kms, ctx)),
     });
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());

@@ -7,6 +7,7 @@ import type { AttestationConfigSource } from '../config/attestation-config-sourc
 import { JoinApiServer } from '../grpc/join-api-server.js';
 import type { DataKeySource } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
+import type { JoinTicketDeps } from '../ticket/join-ticket.js';
 import { WorkerPool, type PoolStats } from '../pool/worker-pool.js';
 import type { ServiceLimits } from './limits.js';
 
@@ -16,6 +17,8 @@ export interface JoinServiceOptions {
   variant: VariantName;
   config: AttestationConfigSource;
   kms: DataKeySource;
+  /** IssueJoinTicket's cluster access (the pool is the service's own). */
+  cluster: Omit<JoinTicketDeps, 'kms' | 'pool'>;
   limits: ServiceLimits;
   log: Logger;
 }
@@ -36,7 +39,7 @@ export async function startJoinService(o: JoinServiceOptions): Promise<RunningJo
   const pool = new WorkerPool({ workers: o.limits.workers, maxQueue: o.limits.maxVerifyQueue, timeoutMs: o.limits.verifyTimeoutMs });
   await pool.start();
   const connections = new AttestedConnections();
-  const api = new JoinApiServer({ connections, kms: o.kms, log: o.log });
+  const api = new JoinApiServer({ connections, kms: o.kms, joinTicket: { ...o.cluster, pool }, log: o.log });
   const atls = new AtlsServer({
     host: o.host,
     port: o.port,
