@@ -39,11 +39,19 @@ export const ErrorCode = {
   PoolProtocol: 'POOL_PROTOCOL',
   // configuration / start-up
   ConfigInvalid: 'CONFIG_INVALID',
+  /** A cloud metadata request failed (transport, status, size, body shape, not an IP). Retried at start-up. */
+  MetadataUnavailable: 'METADATA_UNAVAILABLE',
+  /** The node's VPC IP (host of api_server_endpoint) is not known yet; the service is not ready. */
+  VpcIpNotReady: 'VPC_IP_NOT_READY',
   // RPC handling
   PeerNotAttested: 'PEER_NOT_ATTESTED',
   KmsRequestFailed: 'KMS_REQUEST_FAILED',
   InvalidArgument: 'INVALID_ARGUMENT',
   TicketStepFailed: 'TICKET_STEP_FAILED',
+  /** The emergency SSH CA seed from the KMS is shorter than 32 bytes (ticket Step 3). */
+  SshCaSeedInvalid: 'SSH_CA_SEED_INVALID',
+  /** request.host_public_key is not an acceptable SSH wire-format public key (ticket Step 5). */
+  SshHostKeyInvalid: 'SSH_HOST_KEY_INVALID',
   Unimplemented: 'UNIMPLEMENTED',
   Internal: 'INTERNAL',
 } as const;

@@ -10,6 +10,7 @@ const GRPC_STATUS: Partial<Record<ErrorCode, status>> = {
   [ErrorCode.Unimplemented]: status.UNIMPLEMENTED,
   [ErrorCode.PeerNotAttested]: status.PERMISSION_DENIED,
   [ErrorCode.PoolOverloaded]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.VpcIpNotReady]: status.UNAVAILABLE,
 };
 
 export function grpcStatusFor(code: ErrorCode): status {
