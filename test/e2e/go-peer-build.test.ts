@@ -4,6 +4,7 @@
  * tests against the join service live in other files and use the same helper.
  */
 import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -69,6 +70,18 @@ describe('Go aTLS peer', { timeout: 15 * 60_000 }, () => {
     await expectUsageError(['--endpoint', '127.0.0.1:1', 'extra'], 'unexpected arguments');
   });
 
+  it('rejects misuse of the join flags with exit 2', async () => {
+    const join = ['--endpoint', '127.0.0.1:1', '--rpc', 'join'];
+    await expectUsageError([...join, '--csr-key', 'dsa'], 'invalid --csr-key "dsa"');
+    await expectUsageError([...join, '--csr-ip', '10.0.0.1,not-an-ip'], 'invalid --csr-ip "not-an-ip"');
+    await expectUsageError([...join, '--csr-ip', '10.0.0.256'], 'invalid --csr-ip');
+    await expectUsageError([...join, '--principal', 'a', '--no-principals'], 'mutually exclusive');
+    // The request-breaking modes need --rpc join.
+    await expectUsageError(['--endpoint', '127.0.0.1:1', '--mode', 'csr-pem'], '--mode csr-pem requires --rpc join');
+    await expectUsageError(['--endpoint', '127.0.0.1:1', '--rpc', 'rejoin', '--mode', 'bad-host-key'], 'requires --rpc join');
+    await expectUsageError([...join, '--mode', 'csr-nonsense'], 'invalid --mode');
+  });
+
   describe('against local TCP servers', () => {
     const servers: net.Server[] = [];
     after(async () => {
@@ -85,6 +98,50 @@ describe('Go aTLS peer', { timeout: 15 * 60_000 }, () => {
       assert.equal(res.code, 'Unavailable');
       assert.equal(res.calls, 0);
       assert.equal(typeof res.elapsedMs, 'number');
+    });
+
+    it('--rpc join reports the request it built even when the connection fails', async () => {
+      const probe = net.createServer();
+      const port = await listen(probe);
+      await close(probe);
+      const endpoint = ['--endpoint', `127.0.0.1:${port}`, '--timeout', '5s', '--rpc', 'join'];
+
+      const def = await runGoPeer(endpoint);
+      assert.equal(def.code, 'Unavailable');
+      assert.equal(def.nodeName, 'worker-0');
+      assert.deepEqual(def.principalsSent, ['10.9.0.5', 'worker-0']);
+      const ecKey = createPublicKey({ key: Buffer.from(def.csrPublicKeySpkiHex ?? '', 'hex'), format: 'der', type: 'spki' });
+      assert.equal(ecKey.asymmetricKeyType, 'ec');
+      assert.equal(ecKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+      // SSH wire format: string "ssh-ed25519", string <32-byte key>.
+      const m = /^ssh-ed25519 ([A-Za-z0-9+/]+={0,2})$/.exec(def.hostPublicKeyLine ?? '');
+      assert.ok(m, def.hostPublicKeyLine);
+      const wire = Buffer.from(m[1] ?? '', 'base64');
+      assert.equal(wire.length, 4 + 11 + 4 + 32);
+      assert.equal(wire.readUInt32BE(0), 11);
+      assert.equal(wire.subarray(4, 15).toString(), 'ssh-ed25519');
+      assert.equal(wire.readUInt32BE(15), 32);
+      assert.equal(def.stateDiskKey, undefined, 'no ticket fields on failure');
+      assert.equal(def.checks, undefined);
+
+      const custom = await runGoPeer([
+        ...endpoint,
+        ...['--node-name', 'n1', '--csr-ip', '10.0.0.1,fe80::1', '--csr-ip', '192.168.0.7', '--csr-key', 'ed25519'],
+      ]);
+      assert.deepEqual(custom.principalsSent, ['10.0.0.1', 'fe80::1', '192.168.0.7', 'n1']);
+      assert.equal(custom.nodeName, 'n1');
+      const edKey = createPublicKey({ key: Buffer.from(custom.csrPublicKeySpkiHex ?? '', 'hex'), format: 'der', type: 'spki' });
+      assert.equal(edKey.asymmetricKeyType, 'ed25519');
+      assert.notEqual(custom.hostPublicKeyLine, def.hostPublicKeyLine, 'fresh host key per run');
+
+      const rsa = await runGoPeer([...endpoint, '--csr-key', 'rsa', '--principal', 'p1', '--principal', 'a,b', '--csr-ip', '']);
+      assert.deepEqual(rsa.principalsSent, ['p1', 'a,b'], '--principal is not split at commas');
+      const rsaKey = createPublicKey({ key: Buffer.from(rsa.csrPublicKeySpkiHex ?? '', 'hex'), format: 'der', type: 'spki' });
+      assert.equal(rsaKey.asymmetricKeyType, 'rsa');
+      assert.equal(rsaKey.asymmetricKeyDetails?.modulusLength, 2048);
+
+      assert.deepEqual((await runGoPeer([...endpoint, '--csr-ip', ''])).principalsSent, ['worker-0']);
+      assert.deepEqual((await runGoPeer([...endpoint, '--no-principals'])).principalsSent, []);
     });
 
     it('reports a server that never answers as DeadlineExceeded', async () => {

@@ -11,6 +11,68 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot as findRoot } from './repo-root.js';
 
+/** One `control_plane_cert_or_key` of a join ticket. */
+export interface PeerControlPlaneFile {
+  name: string;
+  /** The raw file content, standard base64. */
+  dataBase64: string;
+}
+
+/** One `components.Component` of a join ticket. */
+export interface PeerComponent {
+  url: string;
+  hash: string;
+  installPath: string;
+  extract: boolean;
+}
+
+/** The OpenSSH host certificate of a join ticket, decoded by the peer (PROTOCOL.certkeys). */
+export interface PeerHostCertificateInfo {
+  /** Certificate type name, e.g. `ssh-ed25519-cert-v01@openssh.com`. */
+  keyType: string;
+  nonceLength: number;
+  /** The certified key (type-specific part; for Ed25519 the 32 raw bytes), hex. */
+  publicKeyHex: string;
+  /** uint64 as a decimal string. */
+  serial: string;
+  /** 1 = user, 2 = host. */
+  certType: number;
+  keyId: string;
+  principals: string[];
+  /** Unix seconds. */
+  validAfter: number;
+  /** uint64 as a decimal string (`18446744073709551615` = forever). */
+  validBefore: string;
+  criticalOptionsHex: string;
+  extensionsHex: string;
+  reservedHex: string;
+  /** The signature-key blob (SSH wire format of the CA key), hex. */
+  signatureKeyHex: string;
+  signatureType: string;
+}
+
+/** What a node can check on its join ticket by itself. */
+export interface PeerJoinChecks {
+  /** kubeletCert is a PEM CERTIFICATE whose SubjectPublicKeyInfo is the CSR key's. */
+  kubeletCertMatchesCsrKey: boolean;
+  /** token matches `\A[a-z0-9]{6}\.[a-z0-9]{16}\z`. */
+  tokenFormatOk: boolean;
+  /** authorizedCaPublicKey is exactly `ssh-ed25519 <padded base64 of an Ed25519 key blob>\n`. */
+  authorizedCaPublicKeyFormatOk: boolean;
+  /**
+   * hostCertificate is exactly `ssh-ed25519-cert-v01@openssh.com <base64>\n`, parses
+   * without trailing bytes, certifies our host key, has type 2 (host), its
+   * signature key is the authorizedCaPublicKey blob and its Ed25519 signature verifies.
+   */
+  hostCertificateValid: boolean;
+  /** Only when controlPlaneFiles holds `ca.crt`: discoveryTokenCaCertHash is sha256 of its SPKI. */
+  discoveryHashMatchesCa?: boolean;
+  /** Only when controlPlaneFiles holds `ca.crt`: kubeletCert is signed by it. */
+  kubeletCertSignedByCa?: boolean;
+  /** Why checks failed (absent when all passed). */
+  errors?: string[];
+}
+
 /** Latency percentiles over all connections of a `--count N > 1` run. */
 export interface PeerLatency {
   p50: number;
@@ -22,9 +84,24 @@ export interface PeerLatency {
 /**
  * The JSON line printed by atls-peer. One flat shape for its three forms:
  * - `--count 1`: `ok`, `code` (grpc-go code name, e.g. `OK`, `Unavailable`,
- *   `Unimplemented`, `DeadlineExceeded`), `calls`, `elapsedMs`; on success the
- *   hex `stateDiskKey`/`measurementSecret` (rejoin/join), on failure `message`;
- *   `tlsVersion`/`alpn` whenever a TLS handshake completed.
+ *   `Unimplemented`, `DeadlineExceeded`, `Internal`), `calls`, `elapsedMs`; on
+ *   success the hex `stateDiskKey`/`measurementSecret` (rejoin/join), on failure
+ *   `message`; `tlsVersion`/`alpn` whenever a TLS handshake completed.
+ *   With `--rpc join` additionally the request that was sent (`nodeName`,
+ *   `principalsSent`, `csrPublicKeySpkiHex`, `hostPublicKeyLine`; success or not)
+ *   and, on success, the whole ticket (`measurementSalt` … `hostCertificate`), the
+ *   derived `clusterId`, the decoded `hostCertificateInfo` and the node-side
+ *   `checks`. The peer sends one IssueJoinTicketRequest per connection like
+ *   Constellation's bootstrapper: a DER PKCS#10 CSR for a fresh key (`--csr-key`
+ *   ecdsa P-256 | rsa 2048 | ed25519) with O=`system:nodes`,
+ *   CN=`system:node:<--node-name>` (default `worker-0`), IP SANs `--csr-ip`
+ *   (default `10.9.0.5`) and DNS SANs `--csr-dns` (default
+ *   `kubelet.dns-san.invalid`, to show that the service drops them); a fresh
+ *   Ed25519 SSH host key; `is_control_plane` from `--control-plane`; principals
+ *   `--principal …` (default: the CSR IPs, then the node name; `--no-principals`
+ *   sends none). `--mode bad-csr-signature | csr-wrong-org | csr-two-orgs |
+ *   csr-no-org | csr-wrong-cn | csr-pem | bad-host-key | empty-host-key` break the
+ *   request (require `--rpc join`).
  * - `--mode slow-handshake`: `ok: false`, `code` `ClosedByServer` or `StillOpen`
  *   (or `Unavailable` when the TCP connect failed), `closedAfterMs` (null when
  *   still open), `bytesReceived`.
@@ -40,6 +117,34 @@ export interface PeerResult {
   alpn?: string;
   stateDiskKey?: string;
   measurementSecret?: string;
+  // --rpc join, success only: the ticket (bytes fields hex, text fields as strings).
+  measurementSalt?: string;
+  /** HKDF-SHA256(measurementSecret, salt = measurementSalt, info `key-clusterID`, 32), hex: the node's cluster ID. */
+  clusterId?: string;
+  /** PEM. */
+  kubeletCert?: string;
+  apiServerEndpoint?: string;
+  token?: string;
+  discoveryTokenCaCertHash?: string;
+  /** In the order received. */
+  controlPlaneFiles?: PeerControlPlaneFile[];
+  kubernetesVersion?: string;
+  kubernetesComponents?: PeerComponent[];
+  /** authorized_keys line as received (normally with a trailing `\n`). */
+  authorizedCaPublicKey?: string;
+  /** authorized_keys-style line as received (normally with a trailing `\n`). */
+  hostCertificate?: string;
+  /** Absent when hostCertificate does not parse (see `checks.errors`). */
+  hostCertificateInfo?: PeerHostCertificateInfo;
+  checks?: PeerJoinChecks;
+  // --rpc join, success or failure: what was sent.
+  /** The --node-name (CSR CN without `system:node:`; also for csr-wrong-cn). */
+  nodeName?: string;
+  principalsSent?: string[];
+  /** DER SubjectPublicKeyInfo of the CSR key, hex. */
+  csrPublicKeySpkiHex?: string;
+  /** `ssh-ed25519 <base64 wire blob>` of the real host key (no newline; also for bad-host-key/empty-host-key). */
+  hostPublicKeyLine?: string;
   calls?: number;
   /** First read error on the TLS connection after the handshake, e.g. `remote error: tls: bad certificate`. */
   transportError?: string;

@@ -1,6 +1,9 @@
 // Command atls-peer is a Go aTLS + grpc-go client that behaves like a Constellation
 // node talking to the join service (with the "dummy" attestation issuer), or
 // deliberately misbehaves (--mode). It prints exactly one JSON line on stdout.
+// With --rpc join it sends a full IssueJoinTicketRequest like Constellation's
+// bootstrapper (kubelet CSR, SSH host key, principals; see join.go) and checks the
+// ticket as far as a node can.
 //
 // Exit codes: 0 = ran as asked (even if the RPC failed), 2 = usage error,
 // 1 = internal error of the peer itself.
@@ -15,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -35,6 +39,8 @@ var modes = []string{
 	"slow-handshake",
 }
 
+func allModes() []string { return append(append([]string{}, modes...), joinModes...) }
+
 type options struct {
 	endpoint   string
 	rpc        string
@@ -48,6 +54,15 @@ type options struct {
 	count      int
 	parallel   int
 	verbose    bool
+
+	// --rpc join
+	csrKey       string
+	nodeName     string
+	csrIPs       listFlag
+	csrDNS       listFlag
+	controlPlane bool
+	principals   listFlag
+	noPrincipals bool
 }
 
 type usageError struct{ msg string }
@@ -59,7 +74,10 @@ func logf(format string, args ...interface{}) {
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
+	o := &options{
+		csrIPs: listFlag{values: []string{"10.9.0.5"}, split: true},
+		csrDNS: listFlag{values: []string{"kubelet.dns-san.invalid"}, split: true},
+	}
 	fs := flag.NewFlagSet("atls-peer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.endpoint, "endpoint", "", "HOST:PORT of the join service (required)")
@@ -68,12 +86,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.calls, "calls", 1, "number of sequential RPCs on the same connection")
 	fs.StringVar(&o.tlsVersion, "tls-version", "auto", "TLS version: 1.2 | 1.3 | auto (Go default, min 1.2)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "overall deadline per connection (handshake + all RPCs); TCP connect timeout for slow-handshake")
-	fs.StringVar(&o.mode, "mode", "good", "behaviour: "+strings.Join(modes, " | "))
+	fs.StringVar(&o.mode, "mode", "good", "behaviour: "+strings.Join(modes, " | ")+"; with --rpc join also: "+strings.Join(joinModes, " | "))
 	fs.IntVar(&o.docSize, "doc-size", 64, "document size in bytes for garbage-document / big-document")
 	fs.DurationVar(&o.hold, "hold", 30*time.Second, "slow-handshake: how long to keep the connection open")
 	fs.IntVar(&o.count, "count", 1, "number of independent connections")
 	fs.IntVar(&o.parallel, "parallel", 1, "maximum number of connections in flight")
 	fs.BoolVar(&o.verbose, "verbose", false, "log handshake details to stderr")
+	fs.StringVar(&o.csrKey, "csr-key", "ecdsa", "join: key type of the kubelet CSR: "+strings.Join(csrKeyTypes, " | ")+" (ecdsa = P-256, rsa = 2048 bit)")
+	fs.StringVar(&o.nodeName, "node-name", "worker-0", "join: node name (CSR CN system:node:<name>)")
+	fs.Var(&o.csrIPs, "csr-ip", "join: IP SAN(s) of the CSR, repeatable or comma-separated; \"\" for none")
+	fs.Var(&o.csrDNS, "csr-dns", "join: DNS SAN(s) of the CSR (the service drops them), repeatable or comma-separated; \"\" for none")
+	fs.BoolVar(&o.controlPlane, "control-plane", false, "join: set is_control_plane")
+	fs.Var(&o.principals, "principal", "join: SSH host certificate principal, repeatable (default: the --csr-ip values, then --node-name)")
+	fs.BoolVar(&o.noPrincipals, "no-principals", false, "join: send no host certificate principals")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: atls-peer --endpoint HOST:PORT [flags]\n")
 		fs.PrintDefaults()
@@ -107,11 +132,29 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return bad("invalid --tls-version %q", o.tlsVersion)
 	}
 	known := false
-	for _, m := range modes {
+	for _, m := range allModes() {
 		known = known || m == o.mode
 	}
 	if !known {
 		return bad("invalid --mode %q", o.mode)
+	}
+	if isJoinMode(o.mode) && o.rpc != "join" {
+		return bad("--mode %s requires --rpc join", o.mode)
+	}
+	known = false
+	for _, k := range csrKeyTypes {
+		known = known || k == o.csrKey
+	}
+	if !known {
+		return bad("invalid --csr-key %q", o.csrKey)
+	}
+	for _, ip := range o.csrIPs.values {
+		if net.ParseIP(ip) == nil {
+			return bad("invalid --csr-ip %q", ip)
+		}
+	}
+	if o.noPrincipals && o.principals.set {
+		return bad("--principal and --no-principals are mutually exclusive")
 	}
 	if o.calls < 1 || o.count < 1 || o.parallel < 1 {
 		return bad("--calls, --count and --parallel must be >= 1")
@@ -139,10 +182,15 @@ type connResult struct {
 	stateDiskKey   []byte
 	measSecret     []byte
 	hasKeys        bool
+	join           *joinRequest
+	ticket         *joinpb.IssueJoinTicketResponse
 	transportError string
 	handshakeError string
 	slow           *slowResult
 }
+
+// peerErrorCode marks a failure of the peer itself (exit code 1 for --count 1).
+const peerErrorCode = "PeerError"
 
 func (r *connResult) ok() bool { return r.code == codes.OK.String() }
 
@@ -156,10 +204,11 @@ func invoke(ctx context.Context, cc *grpc.ClientConn, o *options, r *connResult)
 		r.stateDiskKey, r.measSecret, r.hasKeys = resp.GetStateDiskKey(), resp.GetMeasurementSecret(), true
 	case "join":
 		resp := &joinpb.IssueJoinTicketResponse{}
-		if err := cc.Invoke(ctx, "/join.API/IssueJoinTicket", &joinpb.IssueJoinTicketRequest{DiskUuid: o.diskUUID}, resp); err != nil {
+		if err := cc.Invoke(ctx, "/join.API/IssueJoinTicket", r.join.req, resp); err != nil {
 			return err
 		}
 		r.stateDiskKey, r.measSecret, r.hasKeys = resp.GetStateDiskKey(), resp.GetMeasurementSecret(), true
+		r.ticket = resp
 	case "unknown":
 		if err := cc.Invoke(ctx, "/join.API/DoesNotExist", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
 			return err
@@ -169,8 +218,19 @@ func invoke(ctx context.Context, cc *grpc.ClientConn, o *options, r *connResult)
 }
 
 func runConnection(o *options, id int) *connResult {
-	start := time.Now()
 	r := &connResult{code: codes.OK.String()}
+	if o.rpc == "join" && o.mode != "slow-handshake" {
+		// One request per connection (fresh CSR and host keys, like a node), reused
+		// for --calls; built before the clock starts so that key generation does not
+		// count towards elapsedMs / latencyMs.
+		j, err := buildJoinRequest(o)
+		if err != nil {
+			r.code, r.message = peerErrorCode, "building the join request: "+err.Error()
+			return r
+		}
+		r.join = j
+	}
+	start := time.Now()
 	if o.mode == "slow-handshake" {
 		s := runSlow(o)
 		r.slow = &s
@@ -234,6 +294,9 @@ type singleOutput struct {
 	HandshakeError    string   `json:"handshakeError,omitempty"`
 	ClosedAfterMs     *float64 `json:"closedAfterMs,omitempty"`
 	BytesReceived     *int     `json:"bytesReceived,omitempty"`
+	// --rpc join: the ticket (on success) and the request that was sent.
+	*JoinTicketOutput
+	*JoinRequestOutput
 }
 
 type slowOutput struct {
@@ -279,11 +342,17 @@ func singleJSON(r *connResult) interface{} {
 			k, s := hex.EncodeToString(r.stateDiskKey), hex.EncodeToString(r.measSecret)
 			out.StateDiskKey, out.MeasurementSecret = &k, &s
 		}
+		if r.ticket != nil {
+			out.JoinTicketOutput = ticketOutput(r.join, r.ticket)
+		}
 	} else {
 		msg := r.message
 		out.Message = &msg
 		out.TransportError = r.transportError
 		out.HandshakeError = r.handshakeError
+	}
+	if r.join != nil {
+		out.JoinRequestOutput = r.join.output()
 	}
 	return out
 }
@@ -353,7 +422,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	start := time.Now()
 	if o.count == 1 {
-		emit(singleJSON(runConnection(o, 0)))
+		r := runConnection(o, 0)
+		emit(singleJSON(r))
+		if r.code == peerErrorCode {
+			return 1
+		}
 		return 0
 	}
 	results := make([]*connResult, o.count)
