@@ -33,6 +33,11 @@ export const ErrorCode = {
   AttestationRejected: 'ATTESTATION_REJECTED',
   AttestationVariantUnsupported: 'ATTESTATION_VARIANT_UNSUPPORTED',
   AttestationTimeout: 'ATTESTATION_TIMEOUT',
+  // kubelet certificate issuance (worker, join-protocol.md §4 step 10)
+  /** The node's CSR is malformed, not validly self-signed, or names a subject other than O=system:nodes, CN=system:node:*. */
+  KubeletCsrRejected: 'KUBELET_CSR_REJECTED',
+  /** ca.crt / ca.key are missing, unreadable, malformed, of an unsupported type, or do not belong together. */
+  KubeletCaUnavailable: 'KUBELET_CA_UNAVAILABLE',
   // verification pool (main thread)
   PoolOverloaded: 'POOL_OVERLOADED',
   PoolWorkerFailed: 'POOL_WORKER_FAILED',
