@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const DEBIAN_PACKAGES = ['golang-go', 'golang-google-grpc-dev', 'golang-google-protobuf-dev', 'golang-goprotobuf-dev', 'protobuf-compiler'];
+// The Go peer's toolchain, ssh-keygen (independent check of SSH certificates), openssl (of X.509).
+const DEBIAN_PACKAGES = ['golang-go', 'golang-google-grpc-dev', 'golang-google-protobuf-dev', 'golang-goprotobuf-dev', 'protobuf-compiler', 'openssh-client', 'openssl'];
 
 function run(cmd, args, opts = {}) {
   console.log(`\n$ ${[cmd, ...args].join(' ')}`);
@@ -19,13 +20,13 @@ function have(bin) {
   return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 }
 
-function goPeerToolchainPresent() {
-  return have('go') && have('protoc') && have('protoc-gen-go') && existsSync('/usr/share/gocode/src/google.golang.org/grpc');
+function testToolsPresent() {
+  return have('go') && have('protoc') && have('ssh-keygen') && have('openssl') && existsSync('/usr/share/gocode/src/google.golang.org/grpc');
 }
 
-if (!goPeerToolchainPresent()) {
+if (!testToolsPresent()) {
   if (process.getuid?.() !== 0) {
-    console.error(`test-all: the Go peer needs Debian packages: ${DEBIAN_PACKAGES.join(' ')} (run as root to install them automatically)`);
+    console.error(`test-all: the tests need Debian packages: ${DEBIAN_PACKAGES.join(' ')} (run as root to install them automatically)`);
     process.exit(1);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
