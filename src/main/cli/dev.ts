@@ -4,7 +4,10 @@ import { Command } from 'commander';
 import { toJoinServiceError } from '../../shared/errors.js';
 import { parseVariant } from '../../shared/variants.js';
 import { assertVariantSupported } from '../../workers/attestation/registry.js';
+import { devVpcIpSource } from '../cloud/vpc-ip.js';
 import { AttestationConfigSource } from '../config/attestation-config-source.js';
+import { startDevCluster } from '../devcluster/dev-cluster.js';
+import { createKubernetesClient } from '../kubernetes/kubernetes-client.js';
 import { startKeyService } from '../keyservice/keyservice-server.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
 import { createLogger, levelForVerbosity, type Logger } from '../log/logger.js';
@@ -34,13 +37,22 @@ export interface DevInfo {
   masterSaltPath: string;
   measurementSaltPath: string;
   keyServiceEndpoint: string;
+  /** The dev cluster CA (PEM): kubelet certificates chain to it. */
+  caCertPath: string;
+  /** kubeconfig of the emulated Kubernetes API (usable with kubectl). */
+  kubeconfigPath: string;
+  kubernetesEndpoint: string;
+  pkiDir: string;
+  adminConfPath: string;
+  clusterConfigurationPath: string;
+  apiServerEndpoint: string;
   pid: number;
   version: string;
 }
 
 export function devCommand(): Command {
   const cmd = new Command('dev')
-    .description('run the embedded default: a local key service and the join service on loopback, no cluster needed')
+    .description('run the embedded default: a local key service, an emulated Kubernetes API and the join service on loopback, no cluster needed')
     .option('--host <address>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port (0 = any free port)', intArg(0, 65535), 9090)
     .option('--state-dir <dir>', 'where the master secret, salts and dev config live', '.state/dev')
@@ -67,13 +79,31 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
   const state = await ensureDevState(flags.stateDir, variant, flags.attestationConfig);
   log.info('Constellation Node Join Service (dev)', { version: SERVICE_VERSION, attestationVariant: variant, stateDir: state.dir });
   const config = await AttestationConfigSource.load(state.attestationConfigPath);
-  await readMeasurementSalt(state.measurementSaltPath);
+  const measurementSalt = await readMeasurementSalt(state.measurementSaltPath);
 
+  const cluster = await startDevCluster(state.dir);
+  const kubernetes = await createKubernetesClient({ kubeconfigPath: cluster.kubeconfigPath, log });
+  const vpcIp = devVpcIpSource();
   const keyService = await startKeyService({ host: '127.0.0.1', port: 0, masterSecret: state.masterSecret, masterSalt: state.masterSalt, log });
   const kms = new KeyServiceClient({ endpoint: keyService.endpoint, log });
   const limits = limitsFrom(flags);
-  const svc = await startJoinService({ host: flags.host, port: flags.port, variant, config, kms, limits, log }).catch(async (err: unknown) => {
+  const svc = await startJoinService({
+    host: flags.host,
+    port: flags.port,
+    variant,
+    config,
+    kms,
+    cluster: {
+      kubernetes,
+      apiServerEndpoint: () => vpcIp.apiServerEndpoint(),
+      measurementSalt,
+      paths: { pkiDir: cluster.pkiDir, adminConfPath: cluster.adminConfPath, clusterConfigurationPath: cluster.clusterConfigurationPath },
+    },
+    limits,
+    log,
+  }).catch(async (err: unknown) => {
     await keyService.close();
+    await cluster.close();
     throw err;
   });
   const info: DevInfo = {
@@ -84,6 +114,13 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     masterSaltPath: state.masterSaltPath,
     measurementSaltPath: state.measurementSaltPath,
     keyServiceEndpoint: keyService.endpoint,
+    caCertPath: cluster.caCertPath,
+    kubeconfigPath: cluster.kubeconfigPath,
+    kubernetesEndpoint: cluster.emulator.endpoint,
+    pkiDir: cluster.pkiDir,
+    adminConfPath: cluster.adminConfPath,
+    clusterConfigurationPath: cluster.clusterConfigurationPath,
+    apiServerEndpoint: vpcIp.apiServerEndpoint() ?? '',
     pid: process.pid,
     version: SERVICE_VERSION,
   };
@@ -97,6 +134,8 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     await rm(infoPath, { force: true });
     await svc.close();
     kms.close();
+    kubernetes.close();
     await keyService.close();
+    await cluster.close();
   });
 }

@@ -4,16 +4,15 @@ import { Command } from 'commander';
 import { parseVariant } from '../../shared/variants.js';
 import { toJoinServiceError } from '../../shared/errors.js';
 import { assertVariantSupported } from '../../workers/attestation/registry.js';
+import { vpcIpSourceFromFlags } from '../cloud/vpc-ip.js';
 import { AttestationConfigSource } from '../config/attestation-config-source.js';
+import { createKubernetesClient, DEFAULT_BURST, DEFAULT_QPS } from '../kubernetes/kubernetes-client.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
 import { createLogger, levelForVerbosity, type Logger } from '../log/logger.js';
 import { startJoinService } from '../service/join-service.js';
 import { addLimitFlags, intArg, limitsFrom } from './flags.js';
 import { closeOnSignals } from './shutdown.js';
 import { SERVICE_VERSION } from './version.js';
-
-/** Providers Go's join service knows for the VPC-IP lookup (config-and-operations.md §5), matched case-insensitively. */
-const CLOUD_PROVIDERS = new Set(['aws', 'azure', 'gcp', 'openstack', 'stackit', 'qemu']);
 
 /** Measurement salts are 32 random bytes; anything much larger is a misconfiguration. */
 const MAX_MEASUREMENT_SALT_BYTES = 4096;
@@ -26,6 +25,13 @@ export interface ServeFlags {
   host: string;
   port: number;
   configDir: string;
+  kubeconfig?: string;
+  pkiDir: string;
+  adminConf: string;
+  kubeadmConfig: string;
+  vpcIp?: string;
+  kubeQps: number;
+  kubeBurst: number;
   [limit: string]: unknown;
 }
 
@@ -38,7 +44,14 @@ export function serveCommand(): Command {
     .option('-v <level>', 'log level: <= -1 debug, 0 info, 1 warn, >= 2 error', intArg(-100, 100), 0)
     .option('--host <address>', 'listen address (default: all interfaces)', '')
     .option('--port <port>', 'listen port', intArg(0, 65535), 9090)
-    .option('--config-dir <dir>', 'directory with attestationConfig and measurementSalt', '/var/config');
+    .option('--config-dir <dir>', 'directory with attestationConfig and measurementSalt', '/var/config')
+    .option('--kubeconfig <file>', 'kubeconfig for the Kubernetes API (default: in-cluster service account)')
+    .option('--pki-dir <dir>', 'cluster PKI: ca.crt/ca.key (kubelet certificates) and the control-plane files', '/etc/kubernetes/pki')
+    .option('--admin-conf <file>', 'admin kubeconfig whose cluster CA gives the discovery hash', '/etc/kubernetes/admin.conf')
+    .option('--kubeadm-config <file>', 'kubeadm ClusterConfiguration (extra SSH principals)', '/var/kubeadm-config/ClusterConfiguration')
+    .option('--vpc-ip <ip>', 'this node\'s VPC IP (API server endpoint host) instead of asking the cloud metadata service')
+    .option('--kube-qps <n>', 'client-side Kubernetes requests per second', intArg(1, 10_000), DEFAULT_QPS)
+    .option('--kube-burst <n>', 'client-side Kubernetes request burst', intArg(1, 100_000), DEFAULT_BURST);
   addLimitFlags(cmd);
   return cmd.action(async (flags: ServeFlags) => {
     const log = createLogger({ level: levelForVerbosity(flags.v) });
@@ -61,13 +74,20 @@ async function serve(flags: ServeFlags, log: Logger): Promise<void> {
   });
   const variant = parseVariant(flags.attestationVariant);
   assertVariantSupported(variant);
-  if (!CLOUD_PROVIDERS.has(flags.cloudProvider.toLowerCase())) throw new Error(`unsupported cloud provider: ${JSON.stringify(flags.cloudProvider)}`);
   if (flags.keyServiceEndpoint === '') throw new Error('--key-service-endpoint is required');
+  const kubernetes = await createKubernetesClient({
+    ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
+    qps: flags.kubeQps,
+    burst: flags.kubeBurst,
+    log,
+  });
 
   const config = await AttestationConfigSource.load(path.join(flags.configDir, 'attestationConfig'));
   const measurementSalt = await readMeasurementSalt(path.join(flags.configDir, 'measurementSalt'));
   log.debug('Measurement salt loaded', { bytes: measurementSalt.length });
 
+  // Unlike Go, a failing metadata service does not stop the start: IssueJoinTicket answers UNAVAILABLE until the IP is known.
+  const vpcIp = vpcIpSourceFromFlags({ cloudProvider: flags.cloudProvider, vpcIp: flags.vpcIp }, { log });
   const kms = new KeyServiceClient({ endpoint: flags.keyServiceEndpoint, log });
   const svc = await startJoinService({
     host: flags.host,
@@ -75,13 +95,21 @@ async function serve(flags: ServeFlags, log: Logger): Promise<void> {
     variant,
     config,
     kms,
+    cluster: {
+      kubernetes,
+      apiServerEndpoint: () => vpcIp.apiServerEndpoint(),
+      measurementSalt,
+      paths: { pkiDir: flags.pkiDir, adminConfPath: flags.adminConf, clusterConfigurationPath: flags.kubeadmConfig },
+    },
     limits: limitsFrom(flags),
     log,
   });
   log.info(`Starting join service on ${formatListenAddress(svc.address)}`, { workers: limitsFrom(flags).workers });
   closeOnSignals(log, async () => {
+    vpcIp.close();
     await svc.close();
     kms.close();
+    kubernetes.close();
   });
 }
 
