@@ -150,9 +150,25 @@ const NAME_IP = 7;
 
 /** Returns whether at least one name Go handles was found. */
 function checkSubjectAltName(value: Uint8Array): boolean {
+  return parseSubjectAltName(value).handledNames > 0;
+}
+
+export interface SubjectAltNames {
+  /** How many rfc822Name, dNSName, URI and iPAddress entries there are (the names Go's parseSANExtension keeps). */
+  handledNames: number;
+  /** The iPAddress entries (4 or 16 bytes each), in order. */
+  ipAddresses: Uint8Array[];
+}
+
+/**
+ * Go's parseSANExtension (via forEachSAN): the checks and error texts for a
+ * subjectAltName value, as used for certificates and for the SAN a CSR
+ * requests. Failures are JoinServiceError(CertParse) with Go's message.
+ */
+export function parseSubjectAltName(value: Uint8Array): SubjectAltNames {
   const c = first(value, T.Sequence);
   if (!c) fail('x509: invalid subject alternative names');
-  let names = 0;
+  const out: SubjectAltNames = { handledNames: 0, ipAddresses: [] };
   while (!c.empty()) {
     const el = c.readAny();
     if (!el) fail('x509: invalid subject alternative name');
@@ -160,24 +176,25 @@ function checkSubjectAltName(value: Uint8Array): boolean {
     switch (el.tag ^ 0x80) {
       case NAME_EMAIL:
         if (!isIa5(data)) fail('x509: SAN rfc822Name is malformed');
-        names++;
+        out.handledNames++;
         break;
       case NAME_DNS:
         if (!isIa5(data)) fail('x509: SAN dNSName is malformed');
-        names++;
+        out.handledNames++;
         break;
       case NAME_URI:
         if (!isIa5(data)) fail('x509: SAN uniformResourceIdentifier is malformed');
         checkUri(ascii(data));
-        names++;
+        out.handledNames++;
         break;
       case NAME_IP:
         if (data.length !== 4 && data.length !== 16) fail(`x509: cannot parse IP address of length ${data.length}`);
-        names++;
+        out.ipAddresses.push(data);
+        out.handledNames++;
         break;
     }
   }
-  return names > 0;
+  return out;
 }
 
 function checkUri(uri: string): void {

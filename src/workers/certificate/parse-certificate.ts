@@ -28,6 +28,8 @@ export interface ParsedCertificate {
   raw: Uint8Array;
   /** The TBSCertificate element: the signed bytes. */
   tbs: Uint8Array;
+  /** The subject Name element as encoded (Go's RawSubject; the issuer of certificates this one signs). */
+  rawSubject: Uint8Array;
   version: 1 | 2 | 3;
   signatureAlgorithm: AlgorithmIdentifier;
   notBefore: GoTime;
@@ -100,6 +102,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   return {
     raw: elementBytes(certEl),
     tbs: elementBytes(tbsEl),
+    rawSubject: elementBytes(subject),
     version,
     signatureAlgorithm,
     notBefore,

@@ -23,6 +23,10 @@ export interface SubjectPublicKeyInfo {
   algorithmOid: string;
   curve?: NamedCurve;
   rsaModulusBits?: number;
+  /** The RSA public exponent (fits an int64). */
+  rsaPublicExponent?: bigint;
+  /** Whether the RSA modulus is odd (Go's crypto/rsa refuses even moduli when verifying). */
+  rsaModulusOdd?: boolean;
 }
 
 const KEY_ALGORITHMS: Readonly<Record<string, KeyAlgorithm>> = {
@@ -79,7 +83,10 @@ export function parseSubjectPublicKeyInfo(spki: DerElement): SubjectPublicKeyInf
       if (!params || params.tag !== T.Null || params.end !== params.contentStart) {
         throw parseError('x509: RSA key missing NULL parameters');
       }
-      info.rsaModulusBits = parseRsaKey(key);
+      const rsa = parseRsaKey(key);
+      info.rsaModulusBits = rsa.bits;
+      info.rsaPublicExponent = rsa.exponent;
+      info.rsaModulusOdd = rsa.odd;
       return info;
     }
     case 'ecdsa': {
@@ -101,8 +108,8 @@ export function parseSubjectPublicKeyInfo(spki: DerElement): SubjectPublicKeyInf
   }
 }
 
-/** PKCS#1 RSAPublicKey with Go's checks; returns the modulus length in bits. */
-function parseRsaKey(key: Uint8Array): number {
+/** PKCS#1 RSAPublicKey with Go's checks; returns the modulus length in bits, the exponent and the modulus parity. */
+function parseRsaKey(key: Uint8Array): { bits: number; exponent: bigint; odd: boolean } {
   const outer = DerCursor.of(key);
   const seq = outer.read(T.Sequence);
   if (!seq) throw parseError('x509: invalid RSA public key');
@@ -118,7 +125,9 @@ function parseRsaKey(key: Uint8Array): number {
   if (!c.empty() || !outer.empty()) {
     throw parseError('x509: subjectPublicKeyInfo is not in canonical DER form (trailing data in RSA key)');
   }
-  return bitLength(nb);
+  let exponent = 0n;
+  for (const b of eb) exponent = (exponent << 8n) | BigInt(b);
+  return { bits: bitLength(nb), exponent, odd: (nb[nb.length - 1]! & 1) === 1 };
 }
 
 function bitLength(magnitude: Uint8Array): number {
