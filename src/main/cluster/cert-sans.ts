@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isSeq, isScalar, parseDocument } from 'yaml';
 import type { Logger } from '../log/logger.js';
-import { goFileError } from './go-file-error.js';
+import { goFileError } from '../../shared/go-file-error.js';
 
 const MAX_CLUSTER_CONFIGURATION_BYTES = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { goFileError } from './go-file-error.js';
+import { goFileError } from '../../shared/go-file-error.js';
 
 /** join-protocol.md §4 Step 11: names relative to the PKI directory, in the spec's order. */
 export const CONTROL_PLANE_FILES = [

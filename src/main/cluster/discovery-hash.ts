@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { decodeAllPem } from '../../shared/pem.js';
 import { parseCertificate } from '../../workers/certificate/parse-certificate.js';
-import { goFileError } from './go-file-error.js';
+import { goFileError } from '../../shared/go-file-error.js';
 
 /** Kubeconfigs are a few KiB; a bound keeps a corrupted file from costing much. */
 const MAX_KUBECONFIG_BYTES = 1024 * 1024;

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { goFileError } from '../../shared/go-file-error.js';
 import { decodePem } from '../../shared/pem.js';
 import { DerCursor, T } from '../certificate/der-cursor.js';
 import { parseCertificate } from '../certificate/parse-certificate.js';
@@ -127,25 +128,7 @@ function readGoFile(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw caError(goPathError(err, file));
+    throw caError(goFileError(err, file));
   }
 }
 
-const ERRNO_TEXT: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOTDIR: 'not a directory',
-  ELOOP: 'too many levels of symbolic links',
-  EMFILE: 'too many open files',
-  ENAMETOOLONG: 'file name too long',
-  EIO: 'input/output error',
-};
-
-/** Go's `open <path>: <errno text>`; reading a directory fails at read(2): `read <path>: is a directory`. */
-function goPathError(err: unknown, file: string): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EISDIR') return `read ${file}: is a directory`;
-  const text = code ? ERRNO_TEXT[code] : undefined;
-  return `open ${file}: ${text ?? (err instanceof Error ? err.message : String(err))}`;
-}
