@@ -48,6 +48,15 @@ export const ErrorCode = {
   MetadataUnavailable: 'METADATA_UNAVAILABLE',
   /** The node's VPC IP (host of api_server_endpoint) is not known yet; the service is not ready. */
   VpcIpNotReady: 'VPC_IP_NOT_READY',
+  // Kubernetes API (src/main/kubernetes)
+  /** The API server answered with an error status; details carry httpStatus and Status.reason, the message is client-go's error text. */
+  KubernetesApiError: 'KUBERNETES_API_ERROR',
+  /** The API server could not be reached (connection refused/reset, DNS, TLS). */
+  KubernetesUnavailable: 'KUBERNETES_UNAVAILABLE',
+  /** A Kubernetes call ran out of time (request timeout, caller deadline, rate-limiter wait) or was cancelled. */
+  KubernetesTimeout: 'KUBERNETES_TIMEOUT',
+  /** Creating the bootstrap-token Secret failed (ticket Step 7); the message starts with `creating bootstrap token: `. */
+  BootstrapTokenFailed: 'BOOTSTRAP_TOKEN_FAILED',
   // RPC handling
   PeerNotAttested: 'PEER_NOT_ATTESTED',
   KmsRequestFailed: 'KMS_REQUEST_FAILED',

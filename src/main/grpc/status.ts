@@ -11,6 +11,12 @@ const GRPC_STATUS: Partial<Record<ErrorCode, status>> = {
   [ErrorCode.PeerNotAttested]: status.PERMISSION_DENIED,
   [ErrorCode.PoolOverloaded]: status.RESOURCE_EXHAUSTED,
   [ErrorCode.VpcIpNotReady]: status.UNAVAILABLE,
+  // Kubernetes adapter errors only reach gRPC unwrapped outside the ticket
+  // handlers; IssueJoinTicket wraps them into TicketStepFailed (INTERNAL).
+  [ErrorCode.KubernetesApiError]: status.INTERNAL,
+  [ErrorCode.KubernetesUnavailable]: status.UNAVAILABLE,
+  [ErrorCode.KubernetesTimeout]: status.DEADLINE_EXCEEDED,
+  [ErrorCode.BootstrapTokenFailed]: status.INTERNAL,
 };
 
 export function grpcStatusFor(code: ErrorCode): status {
