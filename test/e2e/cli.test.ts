@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { deriveDataKey } from '../../src/main/keyservice/derive-key.js';
+import { startDevCluster, type DevCluster } from '../../src/main/devcluster/dev-cluster.js';
 import { startKeyService, type RunningKeyService } from '../../src/main/keyservice/keyservice-server.js';
 import { silentLogger } from '../../src/main/log/logger.js';
 import { spawnJoinService, startDevService } from '../helpers/dev-service.js';
@@ -36,10 +37,15 @@ function configDir(attestationConfig = '{}'): string {
 
 describe('joinservice serve', () => {
   let ks: RunningKeyService;
+  let cluster: DevCluster;
   before(async () => {
     ks = await startKeyService({ host: '127.0.0.1', port: 0, masterSecret: MASTER_SECRET, masterSalt: MASTER_SALT, log: silentLogger() });
+    cluster = await startDevCluster(tempDir('joinservice-cluster-'));
   });
-  after(async () => ks.close());
+  after(async () => {
+    await ks.close();
+    await cluster.close();
+  });
 
   test('takes the Go binary flags, reads the config dir, serves Go nodes and stops on SIGTERM', async () => {
     const svc = spawnJoinService([
@@ -54,6 +60,11 @@ describe('joinservice serve', () => {
       '0',
       '--config-dir',
       configDir(),
+      `--kubeconfig=${cluster.kubeconfigPath}`,
+      `--pki-dir=${cluster.pkiDir}`,
+      `--admin-conf=${cluster.adminConfPath}`,
+      `--kubeadm-config=${cluster.clusterConfigurationPath}`,
+      '--vpc-ip=10.0.0.9',
     ]);
     try {
       const started = await svc.waitForLog((l) => l.msg.startsWith('Starting join service on '));
@@ -64,6 +75,9 @@ describe('joinservice serve', () => {
       const r = await runGoPeer(['--endpoint', endpoint, '--disk-uuid', 'serve-disk']);
       assert.equal(r.ok, true, JSON.stringify(r));
       assert.equal(r.stateDiskKey, deriveDataKey(MASTER_SECRET, MASTER_SALT, 'serve-disk', 32).toString('hex'));
+      const j = await runGoPeer(['--endpoint', endpoint, '--rpc', 'join', '--node-name', 'serve-node']);
+      assert.equal(j.ok, true, JSON.stringify(j));
+      assert.equal(j.apiServerEndpoint, '10.0.0.9:6443');
     } finally {
       assert.equal(await svc.stop(), 0);
     }
@@ -84,10 +98,12 @@ describe('joinservice serve', () => {
     await failsToStart(['serve', '--cloud-provider=azure', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=azure-sev-snp', '--config-dir', configDir()], 1, /azure-sev-snp/);
   });
 
-  test('an unsupported cloud provider, a missing or invalid config exit 1', async () => {
-    await failsToStart(['serve', '--cloud-provider=mars', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=dummy', '--config-dir', configDir()], 1, /unsupported cloud provider/);
-    await failsToStart(['serve', '--cloud-provider=qemu', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=dummy', '--config-dir', '/nonexistent'], 1, /attestationConfig/);
-    await failsToStart(['serve', '--cloud-provider=qemu', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=dummy', '--config-dir', configDir('[1,2]')], 1, /must be a JSON object/);
+  test('an unsupported cloud provider, no Kubernetes configuration, a missing or invalid config exit 1', async () => {
+    const kube = `--kubeconfig=${cluster.kubeconfigPath}`;
+    await failsToStart(['serve', '--cloud-provider=mars', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=dummy', '--config-dir', configDir(), kube], 1, /unsupported cloud provider/);
+    await failsToStart(['serve', '--cloud-provider=qemu', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=dummy', '--config-dir', configDir()], 1, /in-cluster/);
+    await failsToStart(['serve', '--cloud-provider=qemu', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=dummy', '--config-dir', '/nonexistent', kube], 1, /attestationConfig/);
+    await failsToStart(['serve', '--cloud-provider=qemu', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=dummy', '--config-dir', configDir('[1,2]'), kube], 1, /must be a JSON object/);
   });
 
   test('an unknown flag is a usage error (exit 2)', async () => {
