@@ -38,4 +38,6 @@ run('npm', ['run', 'build']);
 run('npm', ['run', 'typecheck']);
 run('npm', ['run', 'lint']);
 run('bash', ['scripts/build-go-peer.sh']);
+// Debian's kubectl, extracted (not installed) as the independent client of the Kubernetes emulator.
+run('bash', ['scripts/fetch-kubectl.sh']);
 run('npm', ['test']);
