@@ -4,8 +4,20 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-// The Go peer's toolchain, ssh-keygen (independent check of SSH certificates), openssl (of X.509).
-const DEBIAN_PACKAGES = ['golang-go', 'golang-google-grpc-dev', 'golang-google-protobuf-dev', 'golang-goprotobuf-dev', 'protobuf-compiler', 'openssh-client', 'openssl'];
+// The Go peer's toolchain, ssh-keygen (independent check of SSH certificates), openssl (of X.509),
+// swtpm + tpm2-tools (real TPM quotes).
+const DEBIAN_PACKAGES = [
+  'golang-go',
+  'golang-google-grpc-dev',
+  'golang-google-protobuf-dev',
+  'golang-goprotobuf-dev',
+  'protobuf-compiler',
+  'openssh-client',
+  'openssl',
+  'swtpm',
+  'swtpm-tools',
+  'tpm2-tools',
+];
 
 function run(cmd, args, opts = {}) {
   console.log(`\n$ ${[cmd, ...args].join(' ')}`);
@@ -21,7 +33,16 @@ function have(bin) {
 }
 
 function testToolsPresent() {
-  return have('go') && have('protoc') && have('ssh-keygen') && have('openssl') && existsSync('/usr/share/gocode/src/google.golang.org/grpc');
+  return (
+    have('go') &&
+    have('protoc') &&
+    have('ssh-keygen') &&
+    have('openssl') &&
+    have('swtpm') &&
+    have('swtpm_setup') &&
+    have('tpm2_quote') &&
+    existsSync('/usr/share/gocode/src/google.golang.org/grpc')
+  );
 }
 
 if (!testToolsPresent()) {

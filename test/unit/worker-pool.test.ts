@@ -74,3 +74,13 @@ test('results of another protocol version are refused', async (t) => {
 test('invalid worker counts are configuration errors', () => {
   assert.throws(() => new WorkerPool({ workers: -1, maxQueue: 0, timeoutMs: 1 }), isCode(ErrorCode.ConfigInvalid));
 });
+
+test('a worker that crashes is replaced; its task fails with POOL_WORKER_FAILED', async (t) => {
+  const pool = new WorkerPool({ workers: 1, maxQueue: 2, timeoutMs: 30_000, workerEntry: new URL('./support/crashing-worker.js', import.meta.url) });
+  t.after(() => pool.close());
+  await pool.start();
+  await assert.rejects(pool.verify(task({ nowMs: -1 })), isCode(ErrorCode.PoolWorkerFailed));
+  const next = await pool.verify(task());
+  assert.equal(next.ok, false);
+  if (!next.ok) assert.equal(next.error.message, 'answered', 'a new worker serves the next task');
+});

@@ -11,6 +11,8 @@ export interface WorkerPoolOptions {
   timeoutMs: number;
   /** Replaces the inline task runner (workers = 0); for tests of the pool's own bounds. */
   inlineRunner?: InlineRunner;
+  /** Replaces the worker module (workers > 0); for tests of crash handling. */
+  workerEntry?: URL;
 }
 
 export interface PoolStats {
@@ -43,7 +45,7 @@ export class WorkerPool {
     if (!Number.isInteger(o.workers) || o.workers < 0) throw new JoinServiceError(ErrorCode.ConfigInvalid, `invalid worker count ${o.workers}`);
     if (o.workers > 0) {
       this.pool = new Piscina<WorkerTask, unknown>({
-        filename: WORKER_ENTRY.href,
+        filename: (o.workerEntry ?? WORKER_ENTRY).href,
         minThreads: o.workers,
         maxThreads: o.workers,
         maxQueue: o.maxQueue,
