@@ -82,3 +82,20 @@ export interface MachineState {
  * yields the trivial state (§7.1).
  */
 export type EventLogProcessor = (eventLog: Uint8Array, bank: number, pcrs: Map<number, Uint8Array>) => MachineState;
+
+/**
+ * A variant's trust decisions around the common vTPM pipeline
+ * (tpm-attestation.md §8, §11): which attestation key it trusts and what it
+ * checks about the confidential VM. Implementations may use the network
+ * (GCP, AWS) and must bound their calls in time.
+ */
+export interface VtpmVariantPolicy {
+  /**
+   * The AK public key (SubjectPublicKeyInfo DER) the document's `ak_pub` must
+   * equal, or 'document' to trust the document's own AK (qemu-vtpm, aws-nitro-tpm).
+   * Throws with Go's text (prefixed by the caller with "validating attestation public key: ").
+   */
+  trustedAk(doc: VtpmDocument, extraData: Uint8Array): Promise<Uint8Array | 'document'>;
+  /** Throws with Go's text (prefixed by the caller with "verifying VM confidential computing capabilities: "). */
+  cvmCheck(doc: VtpmDocument, state: MachineState): Promise<void>;
+}
