@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { devCommand } from './dev.js';
 import { normalizeGoFlags } from './flags.js';
 import { serveCommand } from './serve.js';
+import { verifyCommand } from './verify.js';
 import { SERVICE_VERSION } from './version.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -10,7 +11,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .version(SERVICE_VERSION)
     .exitOverride()
     .addCommand(serveCommand().exitOverride())
-    .addCommand(devCommand().exitOverride());
+    .addCommand(devCommand().exitOverride())
+    .addCommand(verifyCommand().exitOverride());
   try {
     await program.parseAsync(normalizeGoFlags(argv), { from: 'user' });
   } catch (err) {
