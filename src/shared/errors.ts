@@ -33,6 +33,10 @@ export const ErrorCode = {
   AttestationRejected: 'ATTESTATION_REJECTED',
   AttestationVariantUnsupported: 'ATTESTATION_VARIANT_UNSUPPORTED',
   AttestationTimeout: 'ATTESTATION_TIMEOUT',
+  /** Enforced measurements (PCR values) differ from the attestation config; the message lists `PCR[i]: expected X, got Y` per mismatch. */
+  MeasurementMismatch: 'MEASUREMENT_MISMATCH',
+  /** A cloud API a vTPM variant relies on (GCE shielded identity, EC2 DescribeImages, their credential sources) failed, timed out or answered out of bounds; not the node's fault. */
+  AttestationUpstreamUnavailable: 'ATTESTATION_UPSTREAM_UNAVAILABLE',
   // kubelet certificate issuance (worker, join-protocol.md §4 step 10)
   /** The node's CSR is malformed, not validly self-signed, or names a subject other than O=system:nodes, CN=system:node:*. */
   KubeletCsrRejected: 'KUBELET_CSR_REJECTED',

@@ -44,6 +44,19 @@ export interface TpmAttestation {
   intermediateCerts: Uint8Array[];
   /** Which TeeAttestation form the document carried (content is not evaluated by the TPM-only variants). */
   teeAttestation: 'null' | 'absent' | 'sev-snp' | 'tdx' | 'empty';
+  /** `instance_info` (never set by Constellation issuers, not evaluated); absent when the document has no such member. */
+  gceInstanceInfo?: GceInstanceInfo;
+  /** `canonical_event_log` (never set by Constellation issuers, not evaluated); absent when the document has no such member. */
+  canonicalEventLog?: Uint8Array;
+}
+
+/** go-tpm-tools `attest.GCEInstanceInfo`; Go zero values (`''`, `0n`) stand for omitted members. */
+export interface GceInstanceInfo {
+  zone: string;
+  projectId: string;
+  projectNumber: bigint;
+  instanceName: string;
+  instanceId: bigint;
 }
 
 /** The decoded envelope (`AttestationDocument`). */
