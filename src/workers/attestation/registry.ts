@@ -1,6 +1,6 @@
 /**
- * Maps every attestation variant to its validator factory. Only `dummy` is
- * implemented; the others fail closed. Factories are loaded on first use so
+ * Maps every attestation variant to its validator factory. `dummy` and the
+ * four vTPM-only variants are implemented; the others fail closed. Factories are loaded on first use so
  * worker start-up stays cheap as heavier variants arrive.
  */
 import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
@@ -13,14 +13,14 @@ const unsupported: FactoryLoader | undefined = undefined;
 
 const LOADERS: Readonly<Record<VariantName, FactoryLoader | undefined>> = {
   dummy: async () => (await import('./dummy/dummy-validator.js')).createDummyValidator,
-  'aws-nitro-tpm': unsupported,
+  'aws-nitro-tpm': async () => (await import('./vtpm/variants.js')).createAwsNitroTpmValidator,
   'aws-sev-snp': unsupported,
-  'gcp-sev-es': unsupported,
+  'gcp-sev-es': async () => (await import('./vtpm/variants.js')).createGcpSevEsValidator,
   'gcp-sev-snp': unsupported,
   'azure-sev-snp': unsupported,
-  'azure-trustedlaunch': unsupported,
+  'azure-trustedlaunch': async () => (await import('./vtpm/variants.js')).createAzureTrustedLaunchValidator,
   'azure-tdx': unsupported,
-  'qemu-vtpm': unsupported,
+  'qemu-vtpm': async () => (await import('./vtpm/variants.js')).createQemuVtpmValidator,
   'qemu-tdx': unsupported,
 };
 
