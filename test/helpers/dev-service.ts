@@ -82,7 +82,9 @@ export function spawnJoinService(args: string[]): ServiceProcess {
 /** Starts `joinservice dev` on a free loopback port and waits for dev-info.json. */
 export async function startDevService(extraArgs: string[] = [], stateDir?: string): Promise<DevService> {
   const dir = stateDir ?? mkdtempSync(path.join(tmpdir(), 'joinservice-dev-'));
-  const proc = spawnJoinService(['dev', '--port', '0', '--state-dir', dir, '-v', '-1', ...extraArgs]);
+  // The Go peer's built-in issuer makes dummy documents; tests of other variants pass their own.
+  const variant = extraArgs.includes('--attestation-variant') ? [] : ['--attestation-variant', 'dummy'];
+  const proc = spawnJoinService(['dev', '--port', '0', '--state-dir', dir, '-v', '-1', ...variant, ...extraArgs]);
   const infoPath = path.join(dir, 'dev-info.json');
   const deadline = Date.now() + 30_000;
   while (!existsSync(infoPath)) {

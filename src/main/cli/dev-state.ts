@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { VariantName } from '../../shared/variants.js';
+import { defaultDevAttestationConfig } from '../../workers/attestation/vtpm/issuer/index.js';
 
 export interface DevState {
   dir: string;
@@ -16,6 +17,8 @@ export interface DevState {
 /** The attestation config `constellation` writes for a variant without measurements to enforce. */
 function defaultAttestationConfig(variant: VariantName): string {
   if (variant === 'dummy') return '{}\n';
+  // Matches the measured boot of the simulated node (`joinservice issue`): PCRs 4, 8, 9, 11, 12, 13, 15 enforced.
+  if (variant === 'qemu-vtpm') return `${defaultDevAttestationConfig()}\n`;
   throw new Error(`the dev mode has no default attestation config for ${variant}; pass --attestation-config FILE`);
 }
 

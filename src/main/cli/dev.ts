@@ -56,7 +56,7 @@ export function devCommand(): Command {
     .option('--host <address>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port (0 = any free port)', intArg(0, 65535), 9090)
     .option('--state-dir <dir>', 'where the master secret, salts and dev config live', '.state/dev')
-    .option('--attestation-variant <variant>', 'attestation variant', 'dummy')
+    .option('--attestation-variant <variant>', 'attestation variant (qemu-vtpm: simulated nodes use `joinservice issue`)', 'qemu-vtpm')
     .option('--attestation-config <file>', 'use this attestation config instead of the generated one')
     .option('-v <level>', 'log level: <= -1 debug, 0 info, 1 warn, >= 2 error', intArg(-100, 100), 0);
   addLimitFlags(cmd);

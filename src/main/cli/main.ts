@@ -3,6 +3,7 @@ import { devCommand } from './dev.js';
 import { normalizeGoFlags } from './flags.js';
 import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
+import { issueCommand } from './issue.js';
 import { SERVICE_VERSION } from './version.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -12,7 +13,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .exitOverride()
     .addCommand(serveCommand().exitOverride())
     .addCommand(devCommand().exitOverride())
-    .addCommand(verifyCommand().exitOverride());
+    .addCommand(verifyCommand().exitOverride())
+    .addCommand(issueCommand().exitOverride());
   try {
     await program.parseAsync(normalizeGoFlags(argv), { from: 'user' });
   } catch (err) {
