@@ -4,6 +4,7 @@ import { normalizeGoFlags } from './flags.js';
 import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
 import { issueCommand } from './issue.js';
+import { inspectCommand } from './inspect.js';
 import { SERVICE_VERSION } from './version.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -14,7 +15,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addCommand(serveCommand().exitOverride())
     .addCommand(devCommand().exitOverride())
     .addCommand(verifyCommand().exitOverride())
-    .addCommand(issueCommand().exitOverride());
+    .addCommand(issueCommand().exitOverride())
+    .addCommand(inspectCommand().exitOverride());
   try {
     await program.parseAsync(normalizeGoFlags(argv), { from: 'user' });
   } catch (err) {
