@@ -35,7 +35,7 @@ export class VtpmValidator implements AttestationValidator {
     if (trusted !== 'document') {
       const expected = identityFromKeyObject(createPublicKey({ key: Buffer.from(trusted), format: 'der', type: 'spki' }));
       if (!keyEquals(loadAk(doc.attestation.akPub).identity, expected)) {
-        throw new JoinServiceError(ErrorCode.AttestationRejected, 'verifying attestation document: failed to validate AK public key: key not trusted', {
+        throw new JoinServiceError(ErrorCode.AttestationRejected, 'verifying attestation document: failed to parse and validate AK: failed to validate AK public key: key not trusted', {
           variant: this.variant,
         });
       }
