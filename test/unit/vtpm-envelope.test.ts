@@ -10,7 +10,7 @@ import {
   goString,
   strictBase64Decode,
 } from '../../src/workers/attestation/vtpm/envelope.js';
-import { selectSha256Quote } from '../../src/workers/attestation/vtpm/select-quote.js';
+import { selectSha256Quote } from '../../src/workers/attestation/vtpm/tpm/verify-attestation.js';
 import { TpmAlg, type QuotedPcrs, type TpmAttestation, type TpmQuote, type VtpmDocument } from '../../src/workers/attestation/vtpm/types.js';
 
 // ---------------------------------------------------------------------------
@@ -245,9 +245,9 @@ describe('vTPM envelope: honest documents', () => {
   });
 
   it('selects the first SHA-256 quote with Go’s texts', () => {
-    assert.equal(selectSha256Quote(GCP.attestation.quotes).index, 1);
+    assert.equal(selectSha256Quote(GCP.attestation.quotes), GCP.attestation.quotes[1]);
     const two = [quote(TpmAlg.SHA256, 1), quote(TpmAlg.SHA256, 2)];
-    assert.equal(selectSha256Quote(two).quote, two[0]);
+    assert.equal(selectSha256Quote(two), two[0]);
     const fails: [(TpmQuote | null)[], string][] = [
       [[], 'attestation is missing quotes'],
       [[quote(TpmAlg.SHA1, 1), null, quote(TpmAlg.SHA256, 2)], 'quote is nil'],
@@ -261,7 +261,8 @@ describe('vTPM envelope: honest documents', () => {
       );
     }
     // A SHA-256 quote before the bad one wins (Go stops scanning).
-    assert.equal(selectSha256Quote([quote(TpmAlg.SHA256, 1), null]).index, 0);
+    const first = quote(TpmAlg.SHA256, 1);
+    assert.equal(selectSha256Quote([first, null]), first);
   });
 });
 
