@@ -5,6 +5,25 @@
  * The peer prints exactly one JSON line on stdout; exit code 0 means it ran as
  * asked (even if the RPC failed), 2 is a usage error. See the usage text of
  * `atls-peer --help` for the flags.
+ *
+ * Attestation: by default the peer's built-in issuer makes `dummy` documents
+ * (extension OID 1.3.9900.1.1). With `--issuer-command CMD` (and repeatable
+ * `--issuer-arg X` for its leading arguments) it presents documents of any
+ * variant made by an external program: in every handshake it runs, directly (no
+ * shell, 30 s timeout, killed with its whole process group),
+ * `CMD <issuer-args…> --nonce <hex server nonce> --user-data <hex SHA-256 of the
+ * fresh certificate key's DER SPKI>` (lower-case hex, 32 bytes each) and embeds
+ * its stdout (non-empty, at most 1 MiB) verbatim under the OID of `--variant
+ * NAME` (default `dummy`; any atls.md §3 variant string). A non-zero exit, a
+ * timeout, empty or oversized output fails the handshake: the JSON then has
+ * `handshakeError` (and `message`) with `issuer command: …` plus the command's
+ * stderr. Note that grpc-go 1.33 ends a handshake after 20 s anyway (its minimum
+ * connect timeout), so a hanging command shows up as `context deadline exceeded
+ * (client certificate: issuer command: killed, handshake ended: …)`.
+ * With `--issuer-command` only `--mode good | wrong-nonce | wrong-key-hash` are
+ * allowed (the command gets a random nonce / the hash of another key); without
+ * it, `--variant` must be `dummy`. `issuerFlags()` and `joinserviceIssuerFlags()`
+ * build these flags.
  */
 import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
@@ -148,7 +167,10 @@ export interface PeerResult {
   calls?: number;
   /** First read error on the TLS connection after the handshake, e.g. `remote error: tls: bad certificate`. */
   transportError?: string;
-  /** Client-side TLS handshake error, if the handshake failed. */
+  /**
+   * Client-side TLS handshake error, if the handshake failed (with
+   * `--issuer-command` e.g. `issuer command: exit status 3; stderr: …`).
+   */
   handshakeError?: string;
   closedAfterMs?: number | null;
   bytesReceived?: number;
@@ -194,6 +216,24 @@ const repoRoot: string = findRoot();
 /** Absolute path of the atls-peer binary (exists after buildGoPeer()). */
 export const goPeerBinary: string = path.join(repoRoot, 'test', 'go', 'bin', 'atls-peer');
 const buildScript = path.join(repoRoot, 'scripts', 'build-go-peer.sh');
+
+/**
+ * `--variant <variant> --issuer-command <command> --issuer-arg <a>…`: the peer
+ * presents `variant` documents printed by `command args… --nonce <hex> --user-data <hex>`.
+ */
+export function issuerFlags(variant: string, command: string, args: readonly string[] = []): string[] {
+  return ['--variant', variant, '--issuer-command', command, ...args.flatMap((a) => ['--issuer-arg', a])];
+}
+
+/**
+ * Flags that make the peer use this checkout's simulated node issuer,
+ * `joinservice issue --variant <variant>` (bin/joinservice.js under the current
+ * Node.js; qemu-vtpm documents come from its software TPM with the default
+ * measured boot that `joinservice dev` accepts). About 1 s per handshake.
+ */
+export function joinserviceIssuerFlags(variant: 'qemu-vtpm' | 'dummy' = 'qemu-vtpm'): string[] {
+  return issuerFlags(variant, process.execPath, [path.join(repoRoot, 'bin', 'joinservice.js'), 'issue', '--variant', variant]);
+}
 
 async function newestMtime(dir: string, suffix: string): Promise<number> {
   let newest = 0;

@@ -1,7 +1,8 @@
 package main
 
 // Client side of Constellation's attested TLS (spec: atls.md §4, §5.2, §6.1, §7.1,
-// §9.1) with the "dummy" issuer, plus deliberately broken variants selected by --mode.
+// §9.1) with the "dummy" issuer or an external --issuer-command (issuer.go), plus
+// deliberately broken variants selected by --mode.
 
 import (
 	"crypto/ecdsa"
@@ -24,8 +25,7 @@ import (
 const nonceLen = 32
 
 var (
-	oidDummy    = asn1.ObjectIdentifier{1, 3, 9900, 1, 1} // variant "dummy"
-	oidQEMUvTPM = asn1.ObjectIdentifier{1, 3, 9900, 5, 1} // variant "qemu-vtpm"
+	oidQEMUvTPM = variantOIDs["qemu-vtpm"]
 	oidCN       = asn1.ObjectIdentifier{2, 5, 4, 3}
 )
 
@@ -154,10 +154,13 @@ func (p *peer) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 	}
 
 	var doc []byte
-	switch mode {
-	case "garbage-document":
+	switch {
+	case p.opts.issuerCommand != "":
+		p.logf("issuer command: %s %q", p.opts.issuerCommand, issuerCommandLine(p.opts, nonce, userData))
+		doc, err = runIssuerCommand(cri.Context(), p.opts, nonce, userData)
+	case mode == "garbage-document":
 		doc, err = randomBytes(p.opts.docSize)
-	case "big-document":
+	case mode == "big-document":
 		doc, err = paddedDocumentJSON(userData, nonce, p.opts.docSize)
 	default:
 		doc, err = json.Marshal(dummyDocument{UserData: userData, Nonce: nonce})
@@ -178,14 +181,14 @@ func (p *peer) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 	case "other-variant":
 		exts = []pkix.Extension{{Id: oidQEMUvTPM, Value: doc}}
 	default:
-		exts = []pkix.Extension{{Id: oidDummy, Value: doc}}
+		exts = []pkix.Extension{{Id: variantOIDs[p.opts.variant], Value: doc}}
 	}
 
 	der, err := createCertificate(key, notBefore, notAfter, exts)
 	if err != nil {
 		return nil, err
 	}
-	p.logf("client certificate: mode=%s serverNonce=%x document=%d bytes certificate=%d bytes", mode, nonce, len(doc), len(der))
+	p.logf("client certificate: variant=%s mode=%s serverNonce=%x document=%d bytes certificate=%d bytes", p.opts.variant, mode, nonce, len(doc), len(der))
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ type peer struct {
 	handshakes     int
 	state          *tls.ConnectionState
 	handshakeErr   error
+	clientCertErr  error // last error of the GetClientCertificate callback
 	transportError string
 }
 
@@ -59,7 +61,7 @@ func (p *peer) newTLSConfig() (*tls.Config, error) {
 	cfg := &tls.Config{
 		InsecureSkipVerify:    true,
 		VerifyPeerCertificate: verifyServerCertificate,
-		GetClientCertificate:  p.clientCertificate,
+		GetClientCertificate:  p.getClientCertificate,
 		MinVersion:            tls.VersionTLS12,
 		NextProtos:            []string{"http/1.1", "h2"},
 		CipherSuites:          http2CipherSuites,
@@ -88,8 +90,15 @@ func (p *peer) ClientHandshake(ctx context.Context, _ string, rawConn net.Conn) 
 	p.mu.Lock()
 	p.handshakes++
 	if err != nil {
+		// When the handshake context ends while the callback runs (e.g. a hanging
+		// --issuer-command), crypto/tls reports only the context error.
+		// Only the reported error is extended; grpc-go gets err unchanged.
 		p.handshakeErr = err
+		if p.clientCertErr != nil && !strings.Contains(err.Error(), p.clientCertErr.Error()) {
+			p.handshakeErr = fmt.Errorf("%w (client certificate: %v)", err, p.clientCertErr)
+		}
 	}
+	p.clientCertErr = nil
 	p.mu.Unlock()
 	if err != nil {
 		p.logf("handshake failed: %v", err)
@@ -106,6 +115,18 @@ func (p *peer) ClientHandshake(ctx context.Context, _ string, rawConn net.Conn) 
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
 	}
 	return &diagConn{Conn: conn, p: p}, info, nil
+}
+
+// getClientCertificate is the GetClientCertificate callback; it records errors for
+// ClientHandshake.
+func (p *peer) getClientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	cert, err := p.clientCertificate(cri)
+	if err != nil {
+		p.mu.Lock()
+		p.clientCertErr = err
+		p.mu.Unlock()
+	}
+	return cert, err
 }
 
 // ServerHandshake implements credentials.TransportCredentials (client only).

@@ -1,6 +1,7 @@
 // Command atls-peer is a Go aTLS + grpc-go client that behaves like a Constellation
-// node talking to the join service (with the "dummy" attestation issuer), or
-// deliberately misbehaves (--mode). It prints exactly one JSON line on stdout.
+// node talking to the join service (with the built-in "dummy" attestation issuer, or
+// with documents of any variant made by an external --issuer-command, see issuer.go),
+// or deliberately misbehaves (--mode). It prints exactly one JSON line on stdout.
 // With --rpc join it sends a full IssueJoinTicketRequest like Constellation's
 // bootstrapper (kubelet CSR, SSH host key, principals; see join.go) and checks the
 // ticket as far as a node can.
@@ -20,6 +21,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -54,6 +56,11 @@ type options struct {
 	count      int
 	parallel   int
 	verbose    bool
+
+	// attestation
+	variant       string
+	issuerCommand string
+	issuerArgs    listFlag
 
 	// --rpc join
 	csrKey       string
@@ -92,6 +99,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.count, "count", 1, "number of independent connections")
 	fs.IntVar(&o.parallel, "parallel", 1, "maximum number of connections in flight")
 	fs.BoolVar(&o.verbose, "verbose", false, "log handshake details to stderr")
+	fs.StringVar(&o.variant, "variant", "dummy", "attestation variant whose extension OID carries the document: "+strings.Join(variantNames(), " | ")+"; other than dummy requires --issuer-command")
+	fs.StringVar(&o.issuerCommand, "issuer-command", "", "program that prints the attestation document (raw bytes on stdout, at most 1 MiB); run per handshake, without a shell, as CMD <--issuer-arg...> --nonce <hex server nonce> --user-data <hex SHA-256 of the certificate's SPKI>, 30 s timeout; --mode only good | wrong-nonce | wrong-key-hash")
+	fs.Var(&o.issuerArgs, "issuer-arg", "leading argument for --issuer-command, repeatable")
 	fs.StringVar(&o.csrKey, "csr-key", "ecdsa", "join: key type of the kubelet CSR: "+strings.Join(csrKeyTypes, " | ")+" (ecdsa = P-256, rsa = 2048 bit)")
 	fs.StringVar(&o.nodeName, "node-name", "worker-0", "join: node name (CSR CN system:node:<name>)")
 	fs.Var(&o.csrIPs, "csr-ip", "join: IP SAN(s) of the CSR, repeatable or comma-separated; \"\" for none")
@@ -140,6 +150,28 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if isJoinMode(o.mode) && o.rpc != "join" {
 		return bad("--mode %s requires --rpc join", o.mode)
+	}
+	if _, ok := variantOIDs[o.variant]; !ok {
+		return bad("invalid --variant %q (known: %s)", o.variant, strings.Join(variantNames(), ", "))
+	}
+	if o.issuerCommand == "" {
+		if o.issuerArgs.set {
+			return bad("--issuer-arg requires --issuer-command")
+		}
+		if o.variant != "dummy" {
+			return bad("--variant %s requires --issuer-command (the built-in issuer only makes dummy documents)", o.variant)
+		}
+	} else {
+		known = false
+		for _, m := range issuerModes {
+			known = known || m == o.mode
+		}
+		if !known {
+			return bad("--mode %s cannot be used with --issuer-command (only %s)", o.mode, strings.Join(issuerModes, " | "))
+		}
+		if _, err := exec.LookPath(o.issuerCommand); err != nil {
+			return bad("invalid --issuer-command: %v", err)
+		}
 	}
 	known = false
 	for _, k := range csrKeyTypes {
@@ -420,6 +452,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	defer killIssuerCommands()
 	start := time.Now()
 	if o.count == 1 {
 		r := runConnection(o, 0)
