@@ -1,5 +1,5 @@
 import { parseGoJson, type GoJsonValue } from '../../shared/go-json/go-json.js';
-import { DecodeState, UnmarshalTypeError, kindName, unmarshalGoStruct, type GoField } from '../../shared/go-json/go-json-decode.js';
+import { DecodeState, UnmarshalTypeError, goBoolField, goStringField, kindName, unmarshalGoStruct } from '../../shared/go-json/go-json-decode.js';
 
 /** One Kubernetes component of the ticket (components.proto), as decoded from the ConfigMap. */
 export interface KubernetesComponent {
@@ -9,27 +9,11 @@ export interface KubernetesComponent {
   extract: boolean;
 }
 
-const goString: GoField<string> = {
-  initial: '',
-  decode(value, current, state) {
-    if (value.kind === 'string') return Buffer.from(value.bytes).toString('utf8');
-    if (value.kind !== 'null') state.typeError(kindName(value), 'string');
-    return current;
-  },
-};
 
-const goBool: GoField<boolean> = {
-  initial: false,
-  decode(value, current, state) {
-    if (value.kind === 'bool') return value.value;
-    if (value.kind !== 'null') state.typeError(kindName(value), 'bool');
-    return current;
-  },
-};
 
 // The current writer's field names (proto JSON names) and the legacy struct's Go field names.
-const CURRENT = { goType: 'components.Component', structName: 'Component', fields: { url: goString, hash: goString, install_path: goString, extract: goBool } };
-const LEGACY = { goType: 'components.legacyComponent', structName: 'legacyComponent', fields: { URL: goString, Hash: goString, InstallPath: goString, Extract: goBool } };
+const CURRENT = { goType: 'components.Component', structName: 'Component', fields: { url: goStringField, hash: goStringField, install_path: goStringField, extract: goBoolField } };
+const LEGACY = { goType: 'components.legacyComponent', structName: 'legacyComponent', fields: { URL: goStringField, Hash: goStringField, InstallPath: goStringField, Extract: goBoolField } };
 
 /**
  * Decodes the `components` key of the components ConfigMap (join-protocol.md

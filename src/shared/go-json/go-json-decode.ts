@@ -209,3 +209,23 @@ function decodeByteArray(items: readonly GoJsonValue[], current: GoByteSlice, st
   });
   return { backing, len: items.length };
 }
+
+/** A Go `string` field: JSON string; `null` keeps the current value; anything else is a type error. */
+export const goStringField: GoField<string> = {
+  initial: '',
+  decode(value, current, state) {
+    if (value.kind === 'string') return Buffer.from(value.bytes).toString('utf8');
+    if (value.kind !== 'null') state.typeError(kindName(value), 'string');
+    return current;
+  },
+};
+
+/** A Go `bool` field: JSON true/false; `null` keeps the current value; anything else is a type error. */
+export const goBoolField: GoField<boolean> = {
+  initial: false,
+  decode(value, current, state) {
+    if (value.kind === 'bool') return value.value;
+    if (value.kind !== 'null') state.typeError(kindName(value), 'bool');
+    return current;
+  },
+};

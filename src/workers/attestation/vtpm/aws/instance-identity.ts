@@ -8,7 +8,7 @@
  * wire: the region (it becomes part of a host name, GAP G3) and the AMI ID.
  */
 import { parseGoJson } from '../../../../shared/go-json/go-json.js';
-import { kindName, unmarshalGoStruct, type GoField } from '../../../../shared/go-json/go-json-decode.js';
+import { goStringField, kindName, unmarshalGoStruct, type GoField } from '../../../../shared/go-json/go-json-decode.js';
 
 export interface InstanceIdentityDocument {
   devpayProductCodes: string[] | null;
@@ -29,14 +29,6 @@ export interface InstanceIdentityDocument {
   architecture: string;
 }
 
-const goString: GoField<string> = {
-  initial: '',
-  decode(value, current, state) {
-    if (value.kind === 'string') return Buffer.from(value.bytes).toString('utf8');
-    if (value.kind !== 'null') state.typeError(kindName(value), 'string');
-    return current;
-  },
-};
 
 /** `[]string`: null → nil; an array re-uses the previous elements where Go would (null items keep them). */
 const goStringSlice: GoField<string[] | null> = {
@@ -94,19 +86,19 @@ const INSTANCE_IDENTITY_DOCUMENT = {
   fields: {
     devpayProductCodes: goStringSlice,
     marketplaceProductCodes: goStringSlice,
-    availabilityZone: goString,
-    privateIp: goString,
-    version: goString,
-    region: goString,
-    instanceId: goString,
+    availabilityZone: goStringField,
+    privateIp: goStringField,
+    version: goStringField,
+    region: goStringField,
+    instanceId: goStringField,
     billingProducts: goStringSlice,
-    instanceType: goString,
-    accountId: goString,
+    instanceType: goStringField,
+    accountId: goStringField,
     pendingTime: goTime,
-    imageId: goString,
-    kernelId: goString,
-    ramdiskId: goString,
-    architecture: goString,
+    imageId: goStringField,
+    kernelId: goStringField,
+    ramdiskId: goStringField,
+    architecture: goStringField,
   },
 };
 

@@ -19,7 +19,7 @@
  * - instance name: RFC 1035 label `[a-z]([-a-z0-9]{0,61}[a-z0-9])?`.
  */
 import { parseGoJson } from '../../../../shared/go-json/go-json.js';
-import { kindName, unmarshalGoStruct, type GoField } from '../../../../shared/go-json/go-json-decode.js';
+import { goStringField, kindName, unmarshalGoStruct, type GoField } from '../../../../shared/go-json/go-json-decode.js';
 import { quoteCapped } from '../http-client.js';
 
 export interface GceInstanceInfo {
@@ -32,14 +32,6 @@ export interface GceInstanceInfo {
   instanceId: bigint;
 }
 
-const goString: GoField<string> = {
-  initial: '',
-  decode(value, current, state) {
-    if (value.kind === 'string') return Buffer.from(value.bytes).toString('utf8');
-    if (value.kind !== 'null') state.typeError(kindName(value), 'string');
-    return current;
-  },
-};
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
@@ -60,7 +52,7 @@ const goUint64: GoField<bigint> = {
 const GCE_INSTANCE_INFO = {
   goType: 'attest.GCEInstanceInfo',
   structName: 'GCEInstanceInfo',
-  fields: { zone: goString, project_id: goString, project_number: goUint64, instance_name: goString, instance_id: goUint64 },
+  fields: { zone: goStringField, project_id: goStringField, project_number: goUint64, instance_name: goStringField, instance_id: goUint64 },
 };
 
 /**
