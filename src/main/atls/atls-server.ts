@@ -158,10 +158,13 @@ export class AtlsServer {
     // Errors while we verify (e.g. the peer resets) must not crash the process.
     const onEarlyError = (err: Error) => this.log.debug('Connection error during verification', { peerAddress, error: err.message });
     socket.on('error', onEarlyError);
+    // One config generation for the whole verification (hot reload swaps only later tasks).
+    const config = this.o.currentConfig();
     const reject = (e: JoinServiceError) => {
       this.log.warn('aTLS client rejected', {
         peerAddress,
         variant: this.o.variant,
+        generation: config.generation,
         check: e.code,
         error: e.message,
         ...(e.details ?? {}),
@@ -183,7 +186,7 @@ export class AtlsServer {
         certificate: precheck.certificate,
         nonce: precheck.nonce,
         variant: this.o.variant,
-        config: this.o.currentConfig(),
+        config,
         nowMs: Date.now(),
       })
       .then(
@@ -202,6 +205,7 @@ export class AtlsServer {
           this.log.debug('aTLS client attested', {
             peerAddress,
             variant: result.peer.variant,
+            generation: config.generation,
             certificateUs: result.timings.certificateUs,
             attestationUs: result.timings.attestationUs,
           });

@@ -6,6 +6,7 @@ import { parseVariant } from '../../shared/variants.js';
 import { assertVariantSupported } from '../../workers/attestation/registry.js';
 import { devVpcIpSource } from '../cloud/vpc-ip.js';
 import { AttestationConfigSource } from '../config/attestation-config-source.js';
+import { ConfigWatcher } from '../config/config-watcher.js';
 import { startDevCluster } from '../devcluster/dev-cluster.js';
 import { createKubernetesClient } from '../kubernetes/kubernetes-client.js';
 import { startKeyService } from '../keyservice/keyservice-server.js';
@@ -78,7 +79,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
   assertVariantSupported(variant);
   const state = await ensureDevState(flags.stateDir, variant, flags.attestationConfig);
   log.info('Constellation Node Join Service (dev)', { version: SERVICE_VERSION, attestationVariant: variant, stateDir: state.dir });
-  const config = await AttestationConfigSource.load(state.attestationConfigPath);
+  const config = await AttestationConfigSource.load(state.attestationConfigPath, { variant });
   const measurementSalt = await readMeasurementSalt(state.measurementSaltPath);
 
   const cluster = await startDevCluster(state.dir);
@@ -106,6 +107,8 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     await cluster.close();
     throw err;
   });
+  // Watching starts before dev-info.json announces the service, so no edit made after that is missed.
+  const watcher = new ConfigWatcher({ source: config, log }).start();
   const info: DevInfo = {
     endpoint: svc.endpoint,
     attestationVariant: variant,
@@ -130,6 +133,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
   await rename(`${infoPath}.tmp`, infoPath);
   log.info(`Starting join service on ${formatListenAddress(svc.address)}`, { devInfo: infoPath, workers: limits.workers });
   closeOnSignals(log, async () => {
+    await watcher.close();
     // A stale dev-info.json would point scripts at a dead endpoint.
     await rm(infoPath, { force: true });
     await svc.close();

@@ -6,6 +6,7 @@ import { toJoinServiceError } from '../../shared/errors.js';
 import { assertVariantSupported } from '../../workers/attestation/registry.js';
 import { vpcIpSourceFromFlags } from '../cloud/vpc-ip.js';
 import { AttestationConfigSource } from '../config/attestation-config-source.js';
+import { ConfigWatcher } from '../config/config-watcher.js';
 import { createKubernetesClient, DEFAULT_BURST, DEFAULT_QPS } from '../kubernetes/kubernetes-client.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
 import { createLogger, levelForVerbosity, type Logger } from '../log/logger.js';
@@ -82,7 +83,7 @@ async function serve(flags: ServeFlags, log: Logger): Promise<void> {
     log,
   });
 
-  const config = await AttestationConfigSource.load(path.join(flags.configDir, 'attestationConfig'));
+  const config = await AttestationConfigSource.load(path.join(flags.configDir, 'attestationConfig'), { variant });
   const measurementSalt = await readMeasurementSalt(path.join(flags.configDir, 'measurementSalt'));
   log.debug('Measurement salt loaded', { bytes: measurementSalt.length });
 
@@ -105,7 +106,10 @@ async function serve(flags: ServeFlags, log: Logger): Promise<void> {
     log,
   });
   log.info(`Starting join service on ${formatListenAddress(svc.address)}`, { workers: limitsFrom(flags).workers });
+  // The measurement salt is not watched (changing it requires a restart).
+  const watcher = new ConfigWatcher({ source: config, log }).start();
   closeOnSignals(log, async () => {
+    await watcher.close();
     vpcIp.close();
     await svc.close();
     kms.close();

@@ -3,7 +3,7 @@ import type { VariantName } from '../../shared/variants.js';
 import { AtlsServer } from '../atls/atls-server.js';
 import { AttestedConnections } from '../atls/attested-connections.js';
 import { peerKey } from '../atls/peer-address.js';
-import type { AttestationConfigSource } from '../config/attestation-config-source.js';
+import type { AttestationConfigSource, ConfigReloadStats } from '../config/attestation-config-source.js';
 import { JoinApiServer } from '../grpc/join-api-server.js';
 import type { DataKeySource } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
@@ -27,7 +27,7 @@ export interface RunningJoinService {
   address: AddressInfo;
   /** `host:port` a client on this machine can dial. */
   endpoint: string;
-  stats(): { pool: PoolStats; pendingHandshakes: number; attestedConnections: number };
+  stats(): { pool: PoolStats; pendingHandshakes: number; attestedConnections: number; config: ConfigReloadStats };
   close(): Promise<void>;
 }
 
@@ -70,7 +70,7 @@ export async function startJoinService(o: JoinServiceOptions): Promise<RunningJo
   return {
     address,
     endpoint,
-    stats: () => ({ pool: pool.stats(), pendingHandshakes: atls.pendingHandshakes, attestedConnections: connections.size }),
+    stats: () => ({ pool: pool.stats(), pendingHandshakes: atls.pendingHandshakes, attestedConnections: connections.size, config: o.config.stats() }),
     close: async () => {
       await atls.close().catch(() => undefined);
       api.forceClose();
