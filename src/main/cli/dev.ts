@@ -1,7 +1,6 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { toJoinServiceError } from '../../shared/errors.js';
 import { parseVariant } from '../../shared/variants.js';
 import { assertVariantSupported } from '../../workers/attestation/registry.js';
 import { devVpcIpSource } from '../cloud/vpc-ip.js';
@@ -11,11 +10,12 @@ import { startDevCluster } from '../devcluster/dev-cluster.js';
 import { createKubernetesClient } from '../kubernetes/kubernetes-client.js';
 import { startKeyService } from '../keyservice/keyservice-server.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
-import { createLogger, levelForVerbosity, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
 import { startJoinService } from '../service/join-service.js';
 import { ensureDevState } from './dev-state.js';
 import { addLimitFlags, intArg, limitsFrom } from './flags.js';
 import { formatListenAddress, readMeasurementSalt } from './serve.js';
+import { runService } from './run-service.js';
 import { closeOnSignals } from './shutdown.js';
 import { SERVICE_VERSION } from './version.js';
 
@@ -61,17 +61,7 @@ export function devCommand(): Command {
     .option('--attestation-config <file>', 'use this attestation config instead of the generated one')
     .option('-v <level>', 'log level: <= -1 debug, 0 info, 1 warn, >= 2 error', intArg(-100, 100), 0);
   addLimitFlags(cmd);
-  return cmd.action(async (flags: DevFlags) => {
-    const log = createLogger({ level: levelForVerbosity(flags.v) });
-    try {
-      await dev(flags, log);
-    } catch (err) {
-      const e = toJoinServiceError(err);
-      log.error('Join service (dev) failed to start', { code: e.code, error: e.message });
-      log.flush();
-      process.exit(1);
-    }
-  });
+  return cmd.action((flags: DevFlags) => runService(flags.v, 'Join service (dev) failed to start', (log) => dev(flags, log)));
 }
 
 async function dev(flags: DevFlags, log: Logger): Promise<void> {

@@ -2,16 +2,16 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { parseVariant } from '../../shared/variants.js';
-import { toJoinServiceError } from '../../shared/errors.js';
 import { assertVariantSupported } from '../../workers/attestation/registry.js';
 import { vpcIpSourceFromFlags } from '../cloud/vpc-ip.js';
 import { AttestationConfigSource } from '../config/attestation-config-source.js';
 import { ConfigWatcher } from '../config/config-watcher.js';
 import { createKubernetesClient, DEFAULT_BURST, DEFAULT_QPS } from '../kubernetes/kubernetes-client.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
-import { createLogger, levelForVerbosity, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
 import { startJoinService } from '../service/join-service.js';
 import { addLimitFlags, intArg, limitsFrom } from './flags.js';
+import { runService } from './run-service.js';
 import { closeOnSignals } from './shutdown.js';
 import { SERVICE_VERSION } from './version.js';
 
@@ -54,17 +54,7 @@ export function serveCommand(): Command {
     .option('--kube-qps <n>', 'client-side Kubernetes requests per second', intArg(1, 10_000), DEFAULT_QPS)
     .option('--kube-burst <n>', 'client-side Kubernetes request burst', intArg(1, 100_000), DEFAULT_BURST);
   addLimitFlags(cmd);
-  return cmd.action(async (flags: ServeFlags) => {
-    const log = createLogger({ level: levelForVerbosity(flags.v) });
-    try {
-      await serve(flags, log);
-    } catch (err) {
-      const e = toJoinServiceError(err);
-      log.error('Join service failed to start', { code: e.code, error: e.message });
-      log.flush();
-      process.exit(1);
-    }
-  });
+  return cmd.action((flags: ServeFlags) => runService(flags.v, 'Join service failed to start', (log) => serve(flags, log)));
 }
 
 async function serve(flags: ServeFlags, log: Logger): Promise<void> {
