@@ -7,7 +7,7 @@ import { devVpcIpSource } from '../cloud/vpc-ip.js';
 import { AttestationConfigSource } from '../config/attestation-config-source.js';
 import { ConfigWatcher } from '../config/config-watcher.js';
 import { startDevCluster } from '../devcluster/dev-cluster.js';
-import { createKubernetesClient } from '../kubernetes/kubernetes-client.js';
+import { createKubernetesClient, DEFAULT_BURST, DEFAULT_QPS } from '../kubernetes/kubernetes-client.js';
 import { startKeyService } from '../keyservice/keyservice-server.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
@@ -26,6 +26,8 @@ interface DevFlags {
   attestationVariant: string;
   attestationConfig?: string;
   v: number;
+  kubeQps: number;
+  kubeBurst: number;
   [limit: string]: unknown;
 }
 
@@ -59,7 +61,9 @@ export function devCommand(): Command {
     .option('--state-dir <dir>', 'where the master secret, salts and dev config live', '.state/dev')
     .option('--attestation-variant <variant>', 'attestation variant (qemu-vtpm: simulated nodes use `joinservice issue`)', 'qemu-vtpm')
     .option('--attestation-config <file>', 'use this attestation config instead of the generated one')
-    .option('-v <level>', 'log level: <= -1 debug, 0 info, 1 warn, >= 2 error', intArg(-100, 100), 0);
+    .option('-v <level>', 'log level: <= -1 debug, 0 info, 1 warn, >= 2 error', intArg(-100, 100), 0)
+    .option('--kube-qps <n>', 'client-side Kubernetes requests per second (as in serve)', intArg(1, 10_000), DEFAULT_QPS)
+    .option('--kube-burst <n>', 'client-side Kubernetes request burst (as in serve)', intArg(1, 100_000), DEFAULT_BURST);
   addLimitFlags(cmd);
   return cmd.action((flags: DevFlags) => runService(flags.v, 'Join service (dev) failed to start', (log) => dev(flags, log)));
 }
@@ -73,7 +77,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
   const measurementSalt = await readMeasurementSalt(state.measurementSaltPath);
 
   const cluster = await startDevCluster(state.dir);
-  const kubernetes = await createKubernetesClient({ kubeconfigPath: cluster.kubeconfigPath, log });
+  const kubernetes = await createKubernetesClient({ kubeconfigPath: cluster.kubeconfigPath, qps: flags.kubeQps, burst: flags.kubeBurst, log });
   const vpcIp = devVpcIpSource();
   const keyService = await startKeyService({ host: '127.0.0.1', port: 0, masterSecret: state.masterSecret, masterSalt: state.masterSalt, log });
   const kms = new KeyServiceClient({ endpoint: keyService.endpoint, log });
