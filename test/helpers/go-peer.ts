@@ -24,6 +24,18 @@
  * allowed (the command gets a random nonce / the hash of another key); without
  * it, `--variant` must be `dummy`. `issuerFlags()` and `joinserviceIssuerFlags()`
  * build these flags.
+ *
+ * `--issuer-url URL` (instead of `--issuer-command`, same `--mode` limits) asks an
+ * HTTP service per handshake: POST `{"variant","nonce","userData"}` (hex) as
+ * application/json; a 200 answer's body is the document (at most 1 MiB), any other
+ * status fails the handshake with `issuer url: HTTP <status>: "<up to 200 bytes of
+ * the body>"`. One keep-alive client is shared by all handshakes.
+ *
+ * `--load` (with `--rpc join`) is the join benchmark's load generator: `--count` nodes
+ * that join like Constellation nodes (per-attempt `--call-timeout`, `--retry-interval`,
+ * `--max-attempts`, `--run-timeout`; arrivals `--arrival burst | window --window D |
+ * rate --rate R`). It prints `progress {json}` lines on stderr and one
+ * `{"mode":"load",…}` line on stdout (PeerLoadResult); run it with runGoPeerLoad().
  */
 import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
@@ -356,4 +368,147 @@ export async function runGoPeer(args: string[], opts: RunGoPeerOptions = {}): Pr
     throw new GoPeerError(`${cmdline}: stdout is not a single JSON line: ${JSON.stringify(r.stdout)}\nstderr:\n${r.stderr}`, details);
   }
   return result;
+}
+
+/** Latency percentiles (nearest rank) over the joined nodes of a `--load` run, in ms. */
+export interface PeerLoadLatency {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** One node of a `--load` run. Offsets in ms from the run start (`startUnixMs`). */
+export interface PeerLoadNode {
+  i: number;
+  /** When the node's goroutine started (for a node that never started: its scheduled time). */
+  arrivalMs: number;
+  /** When it joined (ticket checked) or failed for good. */
+  doneMs: number;
+  /** doneMs - arrivalMs (>= 0): key generation, every attempt and the retry waits. */
+  latencyMs: number;
+  /** Attempts made (0 if the run ended before the node arrived). */
+  attempts: number;
+  ok: boolean;
+  /** Failed nodes only: `<cause>: <text>` of the last failure, at most 200 characters. */
+  lastError?: string;
+}
+
+/**
+ * The result line of `atls-peer --load` (see the usage text and load.go). Error
+ * causes: `dial`, `handshake`, `issuer`, `deadline`, `grpc:<CodeName>`,
+ * `ticket-check`, `run-timeout`, `interrupted`, `other`.
+ */
+export interface PeerLoadResult {
+  mode: 'load';
+  arrival: 'burst' | 'window' | 'rate';
+  total: number;
+  joined: number;
+  failed: number;
+  /** Attempts beyond the first, summed over the nodes. */
+  retries: number;
+  /** First arrival to last completion. */
+  durationMs: number;
+  startUnixMs: number;
+  /**
+   * Failed attempts per cause; `run-timeout` / `interrupted` count every node the
+   * end of the run cut off (once per node, in flight, waiting to retry or not yet arrived).
+   */
+  errorsByCause: Record<string, number>;
+  latencyMs: PeerLoadLatency;
+  nodes: PeerLoadNode[];
+  /** Over the successful attempts (dial start to RPC end), ms. */
+  attemptLatencyMs: { p50: number; p99: number };
+  /** Present (true) only when SIGINT/SIGTERM ended the run. */
+  interrupted?: boolean;
+}
+
+/** One `progress {json}` line of a `--load` run (stderr). */
+export interface PeerLoadProgress {
+  elapsedMs: number;
+  joined: number;
+  failed: number;
+  inFlight: number;
+  waitingRetry: number;
+  total: number;
+  retries: number;
+  /** Joins since the previous line per second of the time since it. */
+  ratePerSec: number;
+  errors: Record<string, number>;
+}
+
+export interface PeerLoadRun {
+  result: PeerLoadResult;
+  /** Every progress line, in order (the last one is printed after the run ended). */
+  progress: PeerLoadProgress[];
+  stderr: string;
+}
+
+export interface RunGoPeerLoadOptions extends RunGoPeerOptions {
+  /** Called for every progress line; `signal` sends a signal to the peer. */
+  onProgress?: (p: PeerLoadProgress, signal: (s: NodeJS.Signals) => void) => void;
+}
+
+/**
+ * Runs `atls-peer --load <args>` (add `--rpc join` and the rest to `args`; `--load`
+ * is prepended) and resolves with its result line and progress lines. Rejects with
+ * a GoPeerError on a non-zero exit, a timeout, or a stdout that is not exactly one
+ * `{"mode":"load",…}` line.
+ */
+export async function runGoPeerLoad(args: string[], opts: RunGoPeerLoadOptions = {}): Promise<PeerLoadRun> {
+  const bin = await buildGoPeer();
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const fullArgs = ['--load', ...args];
+  const child = spawn(bin, fullArgs, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const progress: PeerLoadProgress[] = [];
+  let stderr = '';
+  let pending = '';
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => {
+    const s = b.toString('utf8');
+    stderr += s;
+    pending += s;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (!line.startsWith('progress ')) continue;
+      const p = JSON.parse(line.slice('progress '.length)) as PeerLoadProgress;
+      progress.push(p);
+      opts.onProgress?.(p, (sig) => child.kill(sig));
+    }
+  });
+  const { exitCode, signal } = await new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code, signal: sig });
+    });
+  });
+  const stdout = Buffer.concat(out).toString('utf8');
+  const cmdline = `atls-peer ${fullArgs.join(' ')}`;
+  const details = { exitCode, signal, stdout, stderr };
+  if (timedOut) throw new GoPeerError(`${cmdline}: killed after ${timeoutMs} ms\nstderr:\n${stderr}`, details);
+  if (exitCode !== 0) {
+    throw new GoPeerError(`${cmdline}: exit ${String(exitCode ?? signal)}\nstdout: ${stdout.trim()}\nstderr:\n${stderr}`, details);
+  }
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  let result: PeerLoadResult | undefined;
+  try {
+    const v = lines.length === 1 ? (JSON.parse(lines[0] ?? '') as unknown) : undefined;
+    if (typeof v === 'object' && v !== null && (v as { mode?: unknown }).mode === 'load') result = v as PeerLoadResult;
+  } catch {
+    // reported below
+  }
+  if (!result) throw new GoPeerError(`${cmdline}: stdout is not a single load result line: ${JSON.stringify(stdout)}\nstderr:\n${stderr}`, details);
+  return { result, progress, stderr };
 }

@@ -1,7 +1,8 @@
 package main
 
 // Client side of Constellation's attested TLS (spec: atls.md §4, §5.2, §6.1, §7.1,
-// §9.1) with the "dummy" issuer or an external --issuer-command (issuer.go), plus
+// §9.1) with the "dummy" issuer or an external --issuer-command / --issuer-url
+// (issuer.go), plus
 // deliberately broken variants selected by --mode.
 
 import (
@@ -155,9 +156,12 @@ func (p *peer) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 
 	var doc []byte
 	switch {
+	case p.opts.issuerURL != "":
+		p.logf("issuer url: POST %s nonce=%x userData=%x", p.opts.issuerURL, nonce, userData)
+		doc, err = issueDocument(cri.Context(), p.opts, nonce, userData)
 	case p.opts.issuerCommand != "":
 		p.logf("issuer command: %s %q", p.opts.issuerCommand, issuerCommandLine(p.opts, nonce, userData))
-		doc, err = runIssuerCommand(cri.Context(), p.opts, nonce, userData)
+		doc, err = issueDocument(cri.Context(), p.opts, nonce, userData)
 	case mode == "garbage-document":
 		doc, err = randomBytes(p.opts.docSize)
 	case mode == "big-document":

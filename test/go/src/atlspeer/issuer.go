@@ -1,16 +1,20 @@
 package main
 
-// Attestation variants (spec: atls.md §3) and the external issuer (--issuer-command):
-// a program that produces the attestation document of a real variant for the
-// client certificate.
+// Attestation variants (spec: atls.md §3) and the external issuers that produce the
+// attestation document of a real variant for the client certificate: a program run
+// per handshake (--issuer-command) or an HTTP service asked per handshake
+// (--issuer-url, cheap enough for --load).
 
 import (
 	"bytes"
 	"context"
 	"encoding/asn1"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"sort"
 	"strings"
@@ -43,7 +47,8 @@ func variantNames() []string {
 	return names
 }
 
-// issuerModes are the --mode values that make sense with --issuer-command.
+// issuerModes are the --mode values that make sense with --issuer-command or
+// --issuer-url.
 var issuerModes = []string{"good", "wrong-nonce", "wrong-key-hash"}
 
 const (
@@ -54,7 +59,91 @@ const (
 	maxIssuerOutput = 1 << 20
 	// maxIssuerStderr is how much of the command's stderr is kept for error messages.
 	maxIssuerStderr = 4 << 10
+	// maxIssuerErrorBody is how much of a non-200 --issuer-url answer goes into the error.
+	maxIssuerErrorBody = 200
 )
+
+// issuerError marks a failure of the external issuer (command or URL), so that load
+// mode can count it as cause "issuer" rather than "handshake".
+type issuerError struct{ err error }
+
+func (e *issuerError) Error() string { return e.err.Error() }
+func (e *issuerError) Unwrap() error { return e.err }
+
+// issueDocument gets the attestation document from the configured external issuer
+// (--issuer-url or --issuer-command); every error is an *issuerError.
+func issueDocument(ctx context.Context, o *options, nonce, userData []byte) ([]byte, error) {
+	var doc []byte
+	var err error
+	if o.issuerURL != "" {
+		doc, err = fetchIssuerURL(ctx, o, nonce, userData)
+	} else {
+		doc, err = runIssuerCommand(ctx, o, nonce, userData)
+	}
+	if err != nil {
+		return nil, &issuerError{err}
+	}
+	return doc, nil
+}
+
+// issuerHTTPClient is shared by all handshakes: keep-alive connections to the
+// issuer service are reused, up to 256 idle ones (a burst of nodes asks at once).
+var issuerHTTPClient = &http.Client{
+	Timeout: issuerTimeout,
+	Transport: &http.Transport{
+		Proxy:               nil, // the issuer is a local test service
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	},
+}
+
+// issuerURLRequest is the body POSTed to --issuer-url.
+type issuerURLRequest struct {
+	Variant  string `json:"variant"`
+	Nonce    string `json:"nonce"`
+	UserData string `json:"userData"`
+}
+
+// fetchIssuerURL POSTs {"variant","nonce","userData"} (lower-case hex) as JSON to
+// --issuer-url. A 200 answer's body is the raw document (non-empty, at most 1 MiB);
+// any other status is an error with the status and up to 200 bytes of the body.
+// The request ends with the handshake context, after 30 s at the latest.
+func fetchIssuerURL(parent context.Context, o *options, nonce, userData []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(parent, issuerTimeout)
+	defer cancel()
+	body, err := json.Marshal(issuerURLRequest{Variant: o.variant, Nonce: hex.EncodeToString(nonce), UserData: hex.EncodeToString(userData)})
+	if err != nil {
+		return nil, fmt.Errorf("issuer url: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.issuerURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("issuer url: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := issuerHTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("issuer url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxIssuerErrorBody))
+		// Drain a little more so that the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, fmt.Errorf("issuer url: HTTP %s: %q", resp.Status, snippet)
+	}
+	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxIssuerOutput+1))
+	if err != nil {
+		return nil, fmt.Errorf("issuer url: reading the document: %w", err)
+	}
+	if len(doc) > maxIssuerOutput {
+		return nil, fmt.Errorf("issuer url: document exceeds %d bytes", maxIssuerOutput)
+	}
+	if len(doc) == 0 {
+		return nil, errors.New("issuer url: empty document")
+	}
+	return doc, nil
+}
 
 // cappedBuffer keeps at most limit bytes; a write beyond that fails (which makes
 // os/exec close the pipe, so the child gets EPIPE/SIGPIPE instead of blocking).

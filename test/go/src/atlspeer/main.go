@@ -1,13 +1,24 @@
 // Command atls-peer is a Go aTLS + grpc-go client that behaves like a Constellation
 // node talking to the join service (with the built-in "dummy" attestation issuer, or
-// with documents of any variant made by an external --issuer-command, see issuer.go),
-// or deliberately misbehaves (--mode). It prints exactly one JSON line on stdout.
+// with documents of any variant made by an external --issuer-command or fetched from
+// an --issuer-url service, see issuer.go), or deliberately misbehaves (--mode). It
+// prints exactly one JSON line on stdout.
 // With --rpc join it sends a full IssueJoinTicketRequest like Constellation's
 // bootstrapper (kubelet CSR, SSH host key, principals; see join.go) and checks the
 // ticket as far as a node can.
 //
-// Exit codes: 0 = ran as asked (even if the RPC failed), 2 = usage error,
-// 1 = internal error of the peer itself.
+// With --load (requires --rpc join, --mode good) it is the load generator of the
+// join benchmark (load.go): --count N simulated nodes, each its own goroutine doing
+// full joins like Constellation's joinclient (fresh keys per attempt, --call-timeout
+// per attempt, --retry-interval between attempts, up to --max-attempts), arriving
+// all at once (--arrival burst), spread over --window, or at --rate per second.
+// Progress lines ("progress {json}") go to stderr every --progress-interval; the
+// result line ({"mode":"load",...}) to stdout. SIGINT/SIGTERM end the run early and
+// still print the result.
+//
+// Exit codes: 0 = ran as asked (even if the RPC failed; in load mode: the run
+// completed, even with failed nodes), 2 = usage error, 1 = internal error of the
+// peer itself.
 package main
 
 import (
@@ -20,6 +31,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"sort"
@@ -61,6 +73,7 @@ type options struct {
 	variant       string
 	issuerCommand string
 	issuerArgs    listFlag
+	issuerURL     string
 
 	// --rpc join
 	csrKey       string
@@ -70,6 +83,17 @@ type options struct {
 	controlPlane bool
 	principals   listFlag
 	noPrincipals bool
+
+	// --load
+	load             bool
+	arrival          string
+	window           time.Duration
+	rate             float64
+	callTimeout      time.Duration
+	retryInterval    time.Duration
+	maxAttempts      int
+	runTimeout       time.Duration
+	progressInterval time.Duration
 }
 
 type usageError struct{ msg string }
@@ -96,12 +120,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.mode, "mode", "good", "behaviour: "+strings.Join(modes, " | ")+"; with --rpc join also: "+strings.Join(joinModes, " | "))
 	fs.IntVar(&o.docSize, "doc-size", 64, "document size in bytes for garbage-document / big-document")
 	fs.DurationVar(&o.hold, "hold", 30*time.Second, "slow-handshake: how long to keep the connection open")
-	fs.IntVar(&o.count, "count", 1, "number of independent connections")
-	fs.IntVar(&o.parallel, "parallel", 1, "maximum number of connections in flight")
+	fs.IntVar(&o.count, "count", 1, "number of independent connections; with --load: number of nodes")
+	fs.IntVar(&o.parallel, "parallel", 1, "maximum number of connections in flight (ignored with --load: every node is its own goroutine)")
 	fs.BoolVar(&o.verbose, "verbose", false, "log handshake details to stderr")
-	fs.StringVar(&o.variant, "variant", "dummy", "attestation variant whose extension OID carries the document: "+strings.Join(variantNames(), " | ")+"; other than dummy requires --issuer-command")
+	fs.StringVar(&o.variant, "variant", "dummy", "attestation variant whose extension OID carries the document: "+strings.Join(variantNames(), " | ")+"; other than dummy requires --issuer-command or --issuer-url")
 	fs.StringVar(&o.issuerCommand, "issuer-command", "", "program that prints the attestation document (raw bytes on stdout, at most 1 MiB); run per handshake, without a shell, as CMD <--issuer-arg...> --nonce <hex server nonce> --user-data <hex SHA-256 of the certificate's SPKI>, 30 s timeout; --mode only good | wrong-nonce | wrong-key-hash")
 	fs.Var(&o.issuerArgs, "issuer-arg", "leading argument for --issuer-command, repeatable")
+	fs.StringVar(&o.issuerURL, "issuer-url", "", "http(s) URL of an issuer service, asked per handshake instead of --issuer-command: POST {\"variant\":\"<--variant>\",\"nonce\":\"<hex>\",\"userData\":\"<hex>\"} (application/json); a 200 answer's body is the raw document (at most 1 MiB), any other status fails the handshake; keep-alive client shared by all handshakes, 30 s timeout; --mode only good | wrong-nonce | wrong-key-hash")
 	fs.StringVar(&o.csrKey, "csr-key", "ecdsa", "join: key type of the kubelet CSR: "+strings.Join(csrKeyTypes, " | ")+" (ecdsa = P-256, rsa = 2048 bit)")
 	fs.StringVar(&o.nodeName, "node-name", "worker-0", "join: node name (CSR CN system:node:<name>)")
 	fs.Var(&o.csrIPs, "csr-ip", "join: IP SAN(s) of the CSR, repeatable or comma-separated; \"\" for none")
@@ -109,8 +134,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.controlPlane, "control-plane", false, "join: set is_control_plane")
 	fs.Var(&o.principals, "principal", "join: SSH host certificate principal, repeatable (default: the --csr-ip values, then --node-name)")
 	fs.BoolVar(&o.noPrincipals, "no-principals", false, "join: send no host certificate principals")
+	fs.BoolVar(&o.load, "load", false, "load mode (requires --rpc join, --mode good): --count nodes each join like a Constellation node with retries; --node-name is the prefix of the node names <prefix>-<i>; --calls must be 1, --timeout and --parallel are ignored; prints progress lines on stderr and one result line on stdout")
+	fs.StringVar(&o.arrival, "arrival", "burst", "load: how nodes arrive: burst (all at once) | window (node i at i*--window/N) | rate (node i at i/--rate s)")
+	fs.DurationVar(&o.window, "window", 0, "load: --arrival window: duration over which the arrivals are spread")
+	fs.Float64Var(&o.rate, "rate", 0, "load: --arrival rate: arrivals per second (float)")
+	fs.DurationVar(&o.callTimeout, "call-timeout", 30*time.Second, "load: deadline of one attempt (dial + aTLS handshake + IssueJoinTicket), like Constellation's joinclient")
+	fs.DurationVar(&o.retryInterval, "retry-interval", 30*time.Second, "load: wait after a failed attempt before the next one, like Constellation's joinclient")
+	fs.IntVar(&o.maxAttempts, "max-attempts", 0, "load: attempts per node before it counts as failed (0 = unlimited, until --run-timeout)")
+	fs.DurationVar(&o.runTimeout, "run-timeout", 15*time.Minute, "load: nodes not joined this long after the run started count as failed (cause run-timeout)")
+	fs.DurationVar(&o.progressInterval, "progress-interval", time.Second, "load: interval of the \"progress {json}\" lines on stderr (0 = off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: atls-peer --endpoint HOST:PORT [flags]\n")
+		fmt.Fprintf(fs.Output(), "       atls-peer --endpoint HOST:PORT --rpc join --load --count N [--arrival burst | --arrival window --window DUR | --arrival rate --rate R] [flags]\n")
+		fmt.Fprintf(fs.Output(), "load mode: stderr gets \"progress {json}\" lines, stdout one line {\"mode\":\"load\",\"total\",\"joined\",\"failed\",\"retries\",\"errorsByCause\",\"latencyMs\",\"nodes\",...};\n")
+		fmt.Fprintf(fs.Output(), "error causes: dial | handshake | issuer | deadline | grpc:<Code> | ticket-check | run-timeout | interrupted | other\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -154,23 +191,34 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if _, ok := variantOIDs[o.variant]; !ok {
 		return bad("invalid --variant %q (known: %s)", o.variant, strings.Join(variantNames(), ", "))
 	}
-	if o.issuerCommand == "" {
-		if o.issuerArgs.set {
-			return bad("--issuer-arg requires --issuer-command")
-		}
+	if o.issuerCommand != "" && o.issuerURL != "" {
+		return bad("--issuer-command and --issuer-url are mutually exclusive")
+	}
+	if o.issuerCommand == "" && o.issuerArgs.set {
+		return bad("--issuer-arg requires --issuer-command")
+	}
+	if o.issuerCommand == "" && o.issuerURL == "" {
 		if o.variant != "dummy" {
-			return bad("--variant %s requires --issuer-command (the built-in issuer only makes dummy documents)", o.variant)
+			return bad("--variant %s requires --issuer-command or --issuer-url (the built-in issuer only makes dummy documents)", o.variant)
 		}
 	} else {
+		which := "--issuer-command"
+		if o.issuerURL != "" {
+			which = "--issuer-url"
+		}
 		known = false
 		for _, m := range issuerModes {
 			known = known || m == o.mode
 		}
 		if !known {
-			return bad("--mode %s cannot be used with --issuer-command (only %s)", o.mode, strings.Join(issuerModes, " | "))
+			return bad("--mode %s cannot be used with %s (only %s)", o.mode, which, strings.Join(issuerModes, " | "))
 		}
-		if _, err := exec.LookPath(o.issuerCommand); err != nil {
-			return bad("invalid --issuer-command: %v", err)
+		if o.issuerCommand != "" {
+			if _, err := exec.LookPath(o.issuerCommand); err != nil {
+				return bad("invalid --issuer-command: %v", err)
+			}
+		} else if u, err := url.Parse(o.issuerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("invalid --issuer-url %q (want http://HOST:PORT/PATH or https://…)", o.issuerURL)
 		}
 	}
 	known = false
@@ -199,6 +247,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.mode == "big-document" && o.docSize < minPaddedDocumentSize() {
 		return bad("--doc-size must be >= %d for big-document", minPaddedDocumentSize())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if msg := checkLoadFlags(o, set); msg != "" {
+		return bad("%s", msg)
 	}
 	return o, nil
 }
@@ -453,6 +506,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	defer killIssuerCommands()
+	if o.load {
+		return runLoad(o, stdout, stderr)
+	}
 	start := time.Now()
 	if o.count == 1 {
 		r := runConnection(o, 0)
