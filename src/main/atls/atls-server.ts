@@ -29,7 +29,17 @@ export interface AtlsServerOptions {
   maxCertListBytes: number;
   /** Receives each connection whose client attestation verified; it owns the socket from then on. */
   onAttested: (socket: tls.TLSSocket, peer: AttestedPeer, peerAddress: string) => void;
+  /** Called once per accepted TCP connection with how its handshake + verification ended; for metrics, must be cheap. */
+  onHandshakeOutcome?: (outcome: HandshakeOutcome) => void;
 }
+
+/**
+ * `attested` = verified and handed over; `refused` = closed unheard (pending-handshake
+ * limit) or the pool was overloaded; `timeout` = TLS handshake or verification timed
+ * out; `rejected` = every other failure (TLS error, bad SNI, precheck, attestation,
+ * a client that hung up mid-handshake).
+ */
+export type HandshakeOutcome = 'attested' | 'rejected' | 'timeout' | 'refused';
 
 // Go's TLS 1.2 suites for HTTP/2 with an ECDSA server key; TLS 1.3 suites are OpenSSL's defaults.
 const TLS12_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305'].join(':');
@@ -62,6 +72,8 @@ export class AtlsServer {
   /** Of those, the ones handed over after a successful verification. */
   private openAttested = 0;
   private readonly sweepTimer: NodeJS.Timeout;
+  /** TCP sockets closed at accept; their TLS socket still reports a tlsClientError, which is not counted again. */
+  private readonly refusedTcp = new WeakSet<Socket>();
 
   constructor(private readonly o: AtlsServerOptions) {
     this.log = o.log.group('atls');
@@ -111,6 +123,8 @@ export class AtlsServer {
         check: ErrorCode.AtlsTooManyHandshakes,
         limit: this.o.maxPendingHandshakes,
       });
+      this.refusedTcp.add(socket);
+      this.o.onHandshakeOutcome?.('refused');
       socket.destroy();
       return;
     }
@@ -145,6 +159,12 @@ export class AtlsServer {
     socket.destroy();
     if (socket.servername) this.nonces.drop(socket.servername);
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    // Node keeps the accepted TCP socket as the TLS socket's `_parent` (not public API).
+    if (this.o.onHandshakeOutcome && !this.refusedTcp.has((socket as unknown as { _parent?: Socket })._parent as Socket)) {
+      this.o.onHandshakeOutcome(
+        code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : code === ErrorCode.AtlsTooManyHandshakes ? 'refused' : 'rejected',
+      );
+    }
     this.log.warn('TLS handshake failed', {
       peerAddress: goPeerAddress(socket),
       check: code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? ErrorCode.AtlsHandshakeTimeout : ErrorCode.AtlsHandshakeFailed,
@@ -170,6 +190,9 @@ export class AtlsServer {
         ...(e.details ?? {}),
       });
       socket.destroy();
+      this.o.onHandshakeOutcome?.(
+        e.code === ErrorCode.PoolOverloaded ? 'refused' : e.code === ErrorCode.AttestationTimeout ? 'timeout' : 'rejected',
+      );
     };
 
     let precheck: { nonce: Buffer; certificate: Buffer };
@@ -195,6 +218,7 @@ export class AtlsServer {
             reject(JoinServiceError.fromJSON(result.error));
             return;
           }
+          this.o.onHandshakeOutcome?.('attested');
           if (socket.destroyed) {
             this.log.info('Attested client left before its connection was served', { peerAddress });
             return;

@@ -11,9 +11,11 @@ import { createKubernetesClient, DEFAULT_BURST, DEFAULT_QPS } from '../kubernete
 import { startKeyService } from '../keyservice/keyservice-server.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
+import { ServiceMetrics } from '../metrics/metrics.js';
+import { startMetricsServer, type ListenAddress } from '../metrics/metrics-server.js';
 import { startJoinService } from '../service/join-service.js';
 import { ensureDevState } from './dev-state.js';
-import { addLimitFlags, intArg, limitsFrom } from './flags.js';
+import { addLimitFlags, addMetricsFlag, intArg, limitsFrom } from './flags.js';
 import { formatListenAddress, readMeasurementSalt } from './serve.js';
 import { runService } from './run-service.js';
 import { closeOnSignals } from './shutdown.js';
@@ -28,6 +30,7 @@ interface DevFlags {
   v: number;
   kubeQps: number;
   kubeBurst: number;
+  metricsListen?: ListenAddress;
   [limit: string]: unknown;
 }
 
@@ -51,6 +54,8 @@ export interface DevInfo {
   apiServerEndpoint: string;
   pid: number;
   version: string;
+  /** `http://HOST:PORT/metrics` (wildcard address replaced by loopback); only with --metrics-listen. */
+  metricsEndpoint?: string;
 }
 
 export function devCommand(): Command {
@@ -65,6 +70,7 @@ export function devCommand(): Command {
     .option('--kube-qps <n>', 'client-side Kubernetes requests per second (as in serve)', intArg(1, 10_000), DEFAULT_QPS)
     .option('--kube-burst <n>', 'client-side Kubernetes request burst (as in serve)', intArg(1, 100_000), DEFAULT_BURST);
   addLimitFlags(cmd);
+  addMetricsFlag(cmd);
   return cmd.action((flags: DevFlags) => runService(flags.v, 'Join service (dev) failed to start', (log) => dev(flags, log)));
 }
 
@@ -82,6 +88,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
   const keyService = await startKeyService({ host: '127.0.0.1', port: 0, masterSecret: state.masterSecret, masterSalt: state.masterSalt, log });
   const kms = new KeyServiceClient({ endpoint: keyService.endpoint, log });
   const limits = limitsFrom(flags);
+  const metrics = flags.metricsListen ? new ServiceMetrics() : undefined;
   const svc = await startJoinService({
     host: flags.host,
     port: flags.port,
@@ -96,11 +103,21 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     },
     limits,
     log,
+    ...(metrics ? { metrics } : {}),
   }).catch(async (err: unknown) => {
     await keyService.close();
     await cluster.close();
     throw err;
   });
+  const metricsServer =
+    metrics && flags.metricsListen
+      ? await startMetricsServer({ listen: flags.metricsListen, metrics, log }).catch(async (err: unknown) => {
+          await svc.close();
+          await keyService.close();
+          await cluster.close();
+          throw err;
+        })
+      : undefined;
   // Watching starts before dev-info.json announces the service, so no edit made after that is missed.
   const watcher = new ConfigWatcher({ source: config, log }).start();
   const info: DevInfo = {
@@ -120,6 +137,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     apiServerEndpoint: vpcIp.apiServerEndpoint() ?? '',
     pid: process.pid,
     version: SERVICE_VERSION,
+    ...(metricsServer ? { metricsEndpoint: metricsServer.localUrl } : {}),
   };
   const infoPath = path.join(state.dir, 'dev-info.json');
   // Written atomically, only once the service accepts connections.
@@ -130,7 +148,9 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     await watcher.close();
     // A stale dev-info.json would point scripts at a dead endpoint.
     await rm(infoPath, { force: true });
+    await metricsServer?.close();
     await svc.close();
+    metrics?.close();
     kms.close();
     kubernetes.close();
     await keyService.close();

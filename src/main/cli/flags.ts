@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseListenAddress, type ListenAddress } from '../metrics/metrics-server.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from '../service/limits.js';
 
 /**
@@ -46,4 +47,21 @@ export function limitsFrom(opts: Record<string, unknown>): ServiceLimits {
     maxPendingHandshakes: opts['maxPendingHandshakes'] as number,
     maxCertListBytes: opts['maxCertListBytes'] as number,
   };
+}
+
+/** `--metrics-listen HOST:PORT` (serve and dev): the Prometheus endpoint, off by default. */
+export function addMetricsFlag(cmd: Command): Command {
+  return cmd.option(
+    '--metrics-listen <host:port>',
+    'serve Prometheus metrics over plain HTTP at http://HOST:PORT/metrics, e.g. 127.0.0.1:9100 ([::1]:9100, :9100 = all interfaces, port 0 = any free port; default: off)',
+    listenAddressArg,
+  );
+}
+
+function listenAddressArg(value: string): ListenAddress {
+  try {
+    return parseListenAddress(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }

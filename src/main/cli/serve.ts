@@ -9,8 +9,10 @@ import { ConfigWatcher } from '../config/config-watcher.js';
 import { createKubernetesClient, DEFAULT_BURST, DEFAULT_QPS } from '../kubernetes/kubernetes-client.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
+import { ServiceMetrics } from '../metrics/metrics.js';
+import { startMetricsServer, type ListenAddress } from '../metrics/metrics-server.js';
 import { startJoinService } from '../service/join-service.js';
-import { addLimitFlags, intArg, limitsFrom } from './flags.js';
+import { addLimitFlags, addMetricsFlag, intArg, limitsFrom } from './flags.js';
 import { runService } from './run-service.js';
 import { closeOnSignals } from './shutdown.js';
 import { SERVICE_VERSION } from './version.js';
@@ -33,6 +35,7 @@ export interface ServeFlags {
   vpcIp?: string;
   kubeQps: number;
   kubeBurst: number;
+  metricsListen?: ListenAddress;
   [limit: string]: unknown;
 }
 
@@ -54,6 +57,7 @@ export function serveCommand(): Command {
     .option('--kube-qps <n>', 'client-side Kubernetes requests per second', intArg(1, 10_000), DEFAULT_QPS)
     .option('--kube-burst <n>', 'client-side Kubernetes request burst', intArg(1, 100_000), DEFAULT_BURST);
   addLimitFlags(cmd);
+  addMetricsFlag(cmd);
   return cmd.action((flags: ServeFlags) => runService(flags.v, 'Join service failed to start', (log) => serve(flags, log)));
 }
 
@@ -80,6 +84,7 @@ async function serve(flags: ServeFlags, log: Logger): Promise<void> {
   // Unlike Go, a failing metadata service does not stop the start: IssueJoinTicket answers UNAVAILABLE until the IP is known.
   const vpcIp = vpcIpSourceFromFlags({ cloudProvider: flags.cloudProvider, vpcIp: flags.vpcIp }, { log });
   const kms = new KeyServiceClient({ endpoint: flags.keyServiceEndpoint, log });
+  const metrics = flags.metricsListen ? new ServiceMetrics() : undefined;
   const svc = await startJoinService({
     host: flags.host,
     port: flags.port,
@@ -94,14 +99,24 @@ async function serve(flags: ServeFlags, log: Logger): Promise<void> {
     },
     limits: limitsFrom(flags),
     log,
+    ...(metrics ? { metrics } : {}),
   });
+  const metricsServer =
+    metrics && flags.metricsListen
+      ? await startMetricsServer({ listen: flags.metricsListen, metrics, log }).catch(async (err: unknown) => {
+          await svc.close();
+          throw err;
+        })
+      : undefined;
   log.info(`Starting join service on ${formatListenAddress(svc.address)}`, { workers: limitsFrom(flags).workers });
   // The measurement salt is not watched (changing it requires a restart).
   const watcher = new ConfigWatcher({ source: config, log }).start();
   closeOnSignals(log, async () => {
     await watcher.close();
     vpcIp.close();
+    await metricsServer?.close();
     await svc.close();
+    metrics?.close();
     kms.close();
     kubernetes.close();
   });

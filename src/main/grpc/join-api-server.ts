@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { IssueJoinTicketRequest, IssueRejoinTicketRequest } from '../../gen/joinservice/joinproto/join_pb.js';
 import { ErrorCode, toJoinServiceError } from '../../shared/errors.js';
@@ -16,7 +17,11 @@ export interface JoinApiServerOptions {
   /** Everything IssueJoinTicket needs besides the KMS. */
   joinTicket: Omit<JoinTicketDeps, 'kms'>;
   log: Logger;
+  /** Called once per call with its status and handler time; for metrics, must be cheap. */
+  onRpcDone?: (method: JoinRpcMethod, code: grpc.status, seconds: number) => void;
 }
+
+export type JoinRpcMethod = 'IssueJoinTicket' | 'IssueRejoinTicket';
 
 /** Go's default grpc server limit for received messages. */
 const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -50,14 +55,17 @@ export class JoinApiServer {
   }
 
   private unary<Req, Res>(
-    name: string,
+    name: JoinRpcMethod,
     handle: (req: Req, ctx: TicketContext, conn: AttestedConnection) => Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
+      const started = performance.now();
+      const done = this.o.onRpcDone;
       const conn = this.o.connections.get(call.getPeer());
       if (!conn) {
         this.log.error(`${name} refused: connection has no attestation record`, { peer: call.getPeer() });
         callback({ code: grpcStatusFor(ErrorCode.PeerNotAttested), details: 'connection is not attested' });
+        done?.(name, grpcStatusFor(ErrorCode.PeerNotAttested), (performance.now() - started) / 1000);
         return;
       }
       const log = this.log.with({ peerAddress: conn.peerAddress });
@@ -67,11 +75,13 @@ export class JoinApiServer {
         (res) => {
           log.info(`${name} successful`);
           callback(null, res);
+          done?.(name, grpc.status.OK, (performance.now() - started) / 1000);
         },
         (err: unknown) => {
           const e = toJoinServiceError(err);
           log.error(`${name} failed`, { code: e.code, error: e.message });
           callback({ code: grpcStatusFor(e.code), details: e.message });
+          done?.(name, grpcStatusFor(e.code), (performance.now() - started) / 1000);
         },
       );
     };

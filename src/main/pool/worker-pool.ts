@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
 import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask, type WorkerResult, type WorkerTask } from '../../shared/worker-protocol.js';
@@ -13,7 +15,16 @@ export interface WorkerPoolOptions {
   inlineRunner?: InlineRunner;
   /** Replaces the worker module (workers > 0); for tests of crash handling. */
   workerEntry?: URL;
+  /** Called once per run() with its outcome and wall time (queue wait included); for metrics, must be cheap. */
+  onTaskDone?: (kind: WorkerTask['kind'], outcome: PoolTaskOutcome, seconds: number) => void;
 }
+
+/**
+ * How one run() ended: `ok` = the task answered ok, `error` = it answered a typed
+ * failure (e.g. attestation rejected) or the worker failed, `overloaded` = refused
+ * because the queue was full, `timeout` = exceeded the task timeout.
+ */
+export type PoolTaskOutcome = 'ok' | 'error' | 'overloaded' | 'timeout';
 
 export interface PoolStats {
   workers: number;
@@ -26,6 +37,9 @@ export interface PoolStats {
 const WORKER_ENTRY = new URL('../../workers/worker-entry.js', import.meta.url);
 
 export type InlineRunner = (task: WorkerTask) => Promise<unknown>;
+
+/** The errors timeoutError() made, so run() can report them as timeouts whatever their code. */
+const timeoutErrors = new WeakSet<Error>();
 
 /**
  * Runs the CPU-heavy jobs (one whole certificate verification, one kubelet
@@ -40,6 +54,10 @@ export class WorkerPool {
   private inFlight = 0;
   private completed = 0;
   private rejectedOverload = 0;
+  /** Event-loop active ms of each live worker thread at its last sample (never lowered). */
+  private readonly threadBusy = new Map<Worker, number>();
+  /** Active ms of the threads that are gone (replaced after a crash or a timeout). */
+  private retiredBusyMs = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {
     if (!Number.isInteger(o.workers) || o.workers < 0) throw new JoinServiceError(ErrorCode.ConfigInvalid, `invalid worker count ${o.workers}`);
@@ -53,6 +71,8 @@ export class WorkerPool {
         // Worker heaps bounded so a hostile document cannot exhaust the process.
         resourceLimits: { maxOldGenerationSizeMb: 256 },
       });
+      // A thread replaced after a timeout is still listed and readable here: keep its last busy time.
+      this.pool.on('workerDestroy', () => this.sampleThreads());
     }
   }
 
@@ -70,18 +90,27 @@ export class WorkerPool {
     const capacity = (this.pool ? this.o.workers : 1) + this.o.maxQueue;
     if (this.inFlight >= capacity) {
       this.rejectedOverload++;
+      this.o.onTaskDone?.(task.kind, 'overloaded', 0);
       throw new JoinServiceError(ErrorCode.PoolOverloaded, `verification queue full (${this.inFlight} in flight, limit ${capacity})`);
     }
     this.inFlight++;
+    const started = performance.now();
+    let outcome: PoolTaskOutcome = 'error';
     try {
-      const result = (this.pool ? await this.runPooled(task) : await this.runInline(task)) as { v?: unknown } | null;
+      const result = (this.pool ? await this.runPooled(task) : await this.runInline(task)) as { v?: unknown; ok?: unknown } | null;
       if (result?.v !== VERIFY_PROTOCOL_VERSION) {
         throw new JoinServiceError(ErrorCode.PoolProtocol, `worker answered protocol version ${String(result?.v)}, expected ${VERIFY_PROTOCOL_VERSION}`);
       }
       this.completed++;
+      if (result.ok === true) outcome = 'ok';
       return result as WorkerResult<T>;
+    } catch (err) {
+      if (timeoutErrors.has(err as Error)) outcome = 'timeout';
+      else if ((err as JoinServiceError).code === ErrorCode.PoolOverloaded) outcome = 'overloaded';
+      throw err;
     } finally {
       this.inFlight--;
+      this.o.onTaskDone?.(task.kind, outcome, (performance.now() - started) / 1000);
     }
   }
 
@@ -128,13 +157,50 @@ export class WorkerPool {
     };
   }
 
+  /** Worker threads alive now (0 with --workers 0; briefly fewer while a failed one is replaced). */
+  threadCount(): number {
+    return this.pool?.threads.length ?? 0;
+  }
+
+  /**
+   * Milliseconds the pool's worker threads have spent running (the sum of each
+   * thread's event-loop-utilisation `active` time), including threads that were
+   * replaced; never decreases. 0 with --workers 0. Read on scrape, not per task.
+   * A thread that crashed loses its time since the previous call (its
+   * counters are gone once it exited); one replaced after a timeout does not.
+   */
+  threadsBusyMs(): number {
+    if (!this.pool) return 0;
+    const live = this.pool.threads;
+    this.sampleThreads(live);
+    for (const [worker, ms] of this.threadBusy) {
+      if (!live.includes(worker)) {
+        this.retiredBusyMs += ms;
+        this.threadBusy.delete(worker);
+      }
+    }
+    let total = this.retiredBusyMs;
+    for (const ms of this.threadBusy.values()) total += ms;
+    return total;
+  }
+
+  private sampleThreads(threads: readonly Worker[] = this.pool?.threads ?? []): void {
+    for (const worker of threads) {
+      // An exited thread reads 0: keep the last value seen.
+      const active = worker.performance.eventLoopUtilization().active;
+      if (active > (this.threadBusy.get(worker) ?? 0)) this.threadBusy.set(worker, active);
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool?.destroy();
   }
 }
 
 function timeoutError(task: WorkerTask, ms: number): JoinServiceError {
-  return task.kind === 'verify-certificate'
+  const err = task.kind === 'verify-certificate'
     ? new JoinServiceError(ErrorCode.AttestationTimeout, `attestation verification exceeded ${ms} ms`)
     : new JoinServiceError(ErrorCode.PoolWorkerFailed, `${task.kind} exceeded ${ms} ms`);
+  timeoutErrors.add(err);
+  return err;
 }

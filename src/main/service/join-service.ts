@@ -7,6 +7,7 @@ import type { AttestationConfigSource, ConfigReloadStats } from '../config/attes
 import { JoinApiServer } from '../grpc/join-api-server.js';
 import type { DataKeySource } from '../kms/kms-client.js';
 import type { Logger } from '../log/logger.js';
+import type { ServiceMetrics } from '../metrics/metrics.js';
 import type { JoinTicketDeps } from '../ticket/join-ticket.js';
 import { WorkerPool, type PoolStats } from '../pool/worker-pool.js';
 import type { ServiceLimits } from './limits.js';
@@ -21,6 +22,8 @@ export interface JoinServiceOptions {
   cluster: Omit<JoinTicketDeps, 'kms' | 'pool'>;
   limits: ServiceLimits;
   log: Logger;
+  /** Counts into these metrics and connects their scrape-time gauges (--metrics-listen). */
+  metrics?: ServiceMetrics;
 }
 
 export interface RunningJoinService {
@@ -36,10 +39,16 @@ export interface RunningJoinService {
  * injection into the join.API gRPC server.
  */
 export async function startJoinService(o: JoinServiceOptions): Promise<RunningJoinService> {
-  const pool = new WorkerPool({ workers: o.limits.workers, maxQueue: o.limits.maxVerifyQueue, timeoutMs: o.limits.verifyTimeoutMs });
+  const m = o.metrics;
+  const pool = new WorkerPool({
+    workers: o.limits.workers,
+    maxQueue: o.limits.maxVerifyQueue,
+    timeoutMs: o.limits.verifyTimeoutMs,
+    ...(m ? { onTaskDone: m.poolTaskDone } : {}),
+  });
   await pool.start();
   const connections = new AttestedConnections();
-  const api = new JoinApiServer({ connections, kms: o.kms, joinTicket: { ...o.cluster, pool }, log: o.log });
+  const api = new JoinApiServer({ connections, kms: o.kms, joinTicket: { ...o.cluster, pool }, log: o.log, ...(m ? { onRpcDone: m.rpcDone } : {}) });
   const atls = new AtlsServer({
     host: o.host,
     port: o.port,
@@ -50,6 +59,7 @@ export async function startJoinService(o: JoinServiceOptions): Promise<RunningJo
     handshakeTimeoutMs: o.limits.handshakeTimeoutMs,
     maxPendingHandshakes: o.limits.maxPendingHandshakes,
     maxCertListBytes: o.limits.maxCertListBytes,
+    ...(m ? { onHandshakeOutcome: m.handshake } : {}),
     onAttested: (socket, peer, peerAddress) => {
       const key = peerKey(socket);
       const record = { peer, peerAddress, attestedAt: Date.now() };
@@ -65,6 +75,14 @@ export async function startJoinService(o: JoinServiceOptions): Promise<RunningJo
     await pool.close();
     throw err;
   }
+  m?.bind({
+    pool: () => pool.stats(),
+    poolThreads: () => pool.threadCount(),
+    poolBusyMs: () => pool.threadsBusyMs(),
+    pendingHandshakes: () => atls.pendingHandshakes,
+    attestedConnections: () => connections.size,
+    config: () => o.config.stats(),
+  });
   const host = address.address === '::' || address.address === '0.0.0.0' ? '127.0.0.1' : address.address;
   const endpoint = host.includes(':') ? `[${host}]:${address.port}` : `${host}:${address.port}`;
   return {
