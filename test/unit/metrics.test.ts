@@ -247,7 +247,7 @@ test('config generation and reload counters follow the config source', async (t)
   assert.equal(sampleValue(s, 'joinservice_attestation_config_reloads_total', { result: 'ok' }), 2, 'not counted twice');
 });
 
-test('worker threads: busy seconds grow with work and keep the time of a thread replaced after a timeout', async (t) => {
+test('worker threads: busy seconds count task run time, not idle waiting, and never decrease across a replaced thread', async (t) => {
   // A worker that answers at once, or spins until it is terminated (nowMs === -2).
   const dir = mkdtempSync(path.join(tmpdir(), 'metrics-worker-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -273,13 +273,13 @@ test('worker threads: busy seconds grow with work and keep the time of a thread 
   assert.ok(afterOne >= 0.025, `one 30 ms task is busy time (${afterOne})`);
   assert.equal(sampleValue(await scrape(m), 'joinservice_pool_workers'), 1);
 
-  // A task that spins: read the busy time while it runs, then let the pool replace the thread.
+  // An idle worker waits in Atomics.wait (JavaScript): that must not count as busy.
+  await sleep(300);
+  const idle = await busy();
+  assert.ok(idle < afterOne + 0.1, `idle time is not busy time (${afterOne} → ${idle})`);
+  // A task that spins until the pool replaces the thread.
   const spinning = pool.verify(task(-2));
-  let during = afterOne;
-  while (during < afterOne + 0.1) {
-    await sleep(20);
-    during = await busy();
-  }
+  const during = await busy();
   await assert.rejects(spinning, (e: JoinServiceError) => e.code === ErrorCode.AttestationTimeout);
   // The replacement thread serves the next task; the spun time is still counted.
   assert.equal((await pool.verify(task(1))).ok, true);

@@ -84,3 +84,20 @@ test('a worker that crashes is replaced; its task fails with POOL_WORKER_FAILED'
   assert.equal(next.ok, false);
   if (!next.ok) assert.equal(next.error.message, 'answered', 'a new worker serves the next task');
 });
+
+test('follow-up tasks of admitted connections are not refused because new verifications fill the queue', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const done: VerifyResult = { v: 1, ok: false, error: { code: ErrorCode.Internal, message: 'x' }, timings: { certificateUs: 0, attestationUs: 0 } };
+  const pool = new WorkerPool({ workers: 0, maxQueue: 1, maxFollowUpTasks: 2, timeoutMs: 30_000, inlineRunner: () => gate.then(() => done) });
+  t.after(() => pool.close());
+  await pool.start();
+  const verifications = [pool.verify(task()), pool.verify(task())];
+  await assert.rejects(pool.verify(task()), isCode(ErrorCode.PoolOverloaded));
+  const kubelet = () => pool.run({ v: VERIFY_PROTOCOL_VERSION, kind: 'issue-kubelet-certificate', csr: new Uint8Array(1), pkiDir: '/nonexistent', nowMs: 0 });
+  // The verification queue is full, yet follow-ups are admitted up to their own bound.
+  const followUps = [kubelet(), kubelet()];
+  await assert.rejects(kubelet(), isCode(ErrorCode.PoolOverloaded));
+  release();
+  await Promise.all([...verifications, ...followUps]);
+});

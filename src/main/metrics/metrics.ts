@@ -235,7 +235,7 @@ export class ServiceMetrics {
     let busySeen = 0;
     new Counter({
       name: 'joinservice_pool_worker_busy_seconds_total',
-      help: 'Sum over the pool\'s worker threads of their event-loop active time (worker.performance.eventLoopUtilization), replaced threads included. 0 with --workers 0.',
+      help: 'Sum of the run times of the tasks the pool\'s worker threads completed (piscina run-time histogram; queue wait excluded). 0 with --workers 0.',
       registers,
       collect() {
         const ms = src()?.poolBusyMs() ?? 0;

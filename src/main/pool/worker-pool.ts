@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
 import { VERIFY_PROTOCOL_VERSION, type VerifyResult, type VerifyTask, type WorkerResult, type WorkerTask } from '../../shared/worker-protocol.js';
@@ -9,6 +8,12 @@ export interface WorkerPoolOptions {
   workers: number;
   /** Verifications waiting for a free worker beyond the ones running; more are refused at once. */
   maxQueue: number;
+  /**
+   * Follow-up tasks of already admitted connections (kubelet certificates) in flight at once; more are
+   * refused. Separate from maxQueue so that a burst of new handshakes cannot fail joins that were
+   * already accepted and have done their KMS and Kubernetes work. Default 4 × maxQueue.
+   */
+  maxFollowUpTasks?: number;
   /** Upper bound of one task (atls.md §2: 30 s per verification); the worker running it is replaced on expiry. */
   timeoutMs: number;
   /** Replaces the inline task runner (workers = 0); for tests of the pool's own bounds. */
@@ -51,13 +56,12 @@ const timeoutErrors = new WeakSet<Error>();
 export class WorkerPool {
   private readonly pool: Piscina<WorkerTask, unknown> | undefined;
   private inline: InlineRunner | undefined;
+  /** verify-certificate tasks in flight (the admission bound for new connections). */
   private inFlight = 0;
+  /** Follow-up tasks (kubelet certificates) in flight. */
+  private followUpsInFlight = 0;
   private completed = 0;
   private rejectedOverload = 0;
-  /** Event-loop active ms of each live worker thread at its last sample (never lowered). */
-  private readonly threadBusy = new Map<Worker, number>();
-  /** Active ms of the threads that are gone (replaced after a crash or a timeout). */
-  private retiredBusyMs = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {
     if (!Number.isInteger(o.workers) || o.workers < 0) throw new JoinServiceError(ErrorCode.ConfigInvalid, `invalid worker count ${o.workers}`);
@@ -66,13 +70,12 @@ export class WorkerPool {
         filename: (o.workerEntry ?? WORKER_ENTRY).href,
         minThreads: o.workers,
         maxThreads: o.workers,
-        maxQueue: o.maxQueue,
+        // Admission is ours (per task kind, in run()); piscina's queue only holds what we admitted.
+        maxQueue: Number.POSITIVE_INFINITY,
         idleTimeout: Number.MAX_SAFE_INTEGER,
         // Worker heaps bounded so a hostile document cannot exhaust the process.
         resourceLimits: { maxOldGenerationSizeMb: 256 },
       });
-      // A thread replaced after a timeout is still listed and readable here: keep its last busy time.
-      this.pool.on('workerDestroy', () => this.sampleThreads());
     }
   }
 
@@ -87,13 +90,15 @@ export class WorkerPool {
   }
 
   async run<T extends WorkerTask>(task: T): Promise<WorkerResult<T>> {
-    const capacity = (this.pool ? this.o.workers : 1) + this.o.maxQueue;
-    if (this.inFlight >= capacity) {
+    const followUp = task.kind !== 'verify-certificate';
+    if (followUp ? this.followUpsInFlight >= this.followUpCapacity() : this.inFlight >= this.verifyCapacity()) {
       this.rejectedOverload++;
       this.o.onTaskDone?.(task.kind, 'overloaded', 0);
-      throw new JoinServiceError(ErrorCode.PoolOverloaded, `verification queue full (${this.inFlight} in flight, limit ${capacity})`);
+      const [n, limit] = followUp ? [this.followUpsInFlight, this.followUpCapacity()] : [this.inFlight, this.verifyCapacity()];
+      throw new JoinServiceError(ErrorCode.PoolOverloaded, `${followUp ? 'task' : 'verification'} queue full (${n} in flight, limit ${limit})`);
     }
-    this.inFlight++;
+    if (followUp) this.followUpsInFlight++;
+    else this.inFlight++;
     const started = performance.now();
     let outcome: PoolTaskOutcome = 'error';
     try {
@@ -109,9 +114,18 @@ export class WorkerPool {
       else if ((err as JoinServiceError).code === ErrorCode.PoolOverloaded) outcome = 'overloaded';
       throw err;
     } finally {
-      this.inFlight--;
+      if (followUp) this.followUpsInFlight--;
+      else this.inFlight--;
       this.o.onTaskDone?.(task.kind, outcome, (performance.now() - started) / 1000);
     }
+  }
+
+  private verifyCapacity(): number {
+    return (this.pool ? this.o.workers : 1) + this.o.maxQueue;
+  }
+
+  private followUpCapacity(): number {
+    return this.o.maxFollowUpTasks ?? 4 * this.verifyCapacity();
   }
 
   private async runPooled(task: WorkerTask): Promise<unknown> {
@@ -150,7 +164,7 @@ export class WorkerPool {
   stats(): PoolStats {
     return {
       workers: this.o.workers,
-      running: this.inFlight - (this.pool?.queueSize ?? 0),
+      running: this.inFlight + this.followUpsInFlight - (this.pool?.queueSize ?? 0),
       queued: this.pool?.queueSize ?? 0,
       completed: this.completed,
       rejectedOverload: this.rejectedOverload,
@@ -163,33 +177,15 @@ export class WorkerPool {
   }
 
   /**
-   * Milliseconds the pool's worker threads have spent running (the sum of each
-   * thread's event-loop-utilisation `active` time), including threads that were
-   * replaced; never decreases. 0 with --workers 0. Read on scrape, not per task.
-   * A thread that crashed loses its time since the previous call (its
-   * counters are gone once it exited); one replaced after a timeout does not.
+   * Milliseconds the pool's worker threads have spent running tasks (piscina's
+   * per-task run time, summed); never decreases; 0 with --workers 0. Not the
+   * threads' event-loop utilisation: with piscina's atomics an idle worker
+   * waits in Atomics.wait inside JavaScript, which counts as active.
    */
   threadsBusyMs(): number {
     if (!this.pool) return 0;
-    const live = this.pool.threads;
-    this.sampleThreads(live);
-    for (const [worker, ms] of this.threadBusy) {
-      if (!live.includes(worker)) {
-        this.retiredBusyMs += ms;
-        this.threadBusy.delete(worker);
-      }
-    }
-    let total = this.retiredBusyMs;
-    for (const ms of this.threadBusy.values()) total += ms;
-    return total;
-  }
-
-  private sampleThreads(threads: readonly Worker[] = this.pool?.threads ?? []): void {
-    for (const worker of threads) {
-      // An exited thread reads 0: keep the last value seen.
-      const active = worker.performance.eventLoopUtilization().active;
-      if (active > (this.threadBusy.get(worker) ?? 0)) this.threadBusy.set(worker, active);
-    }
+    const n = this.pool.completed;
+    return n === 0 ? 0 : this.pool.histogram.runTime.mean * n;
   }
 
   async close(): Promise<void> {
