@@ -62,3 +62,5 @@ run('bash', ['scripts/build-go-peer.sh']);
 // Debian's kubectl, extracted (not installed) as the independent client of the Kubernetes emulator.
 run('bash', ['scripts/fetch-kubectl.sh']);
 run('npm', ['test']);
+// Smoke run of the join benchmark (no timing assertions: it fails only if the bench itself breaks).
+run('npm', ['run', 'bench', '--', '--quick']);
