@@ -91,6 +91,40 @@ test('Step 11: control-plane files in order; the first missing one fails', async
   await assert.rejects(loadControlPlaneFiles(pki), { message: `open ${path.join(pki, 'sa.key')}: no such file or directory` });
 });
 
+test('cached per file version: callers cannot change the cached values, changes take effect at once', async () => {
+  const cfg = path.join(dir, 'ClusterConfiguration-cache');
+  writeFileSync(cfg, 'apiServer:\n  certSANs: ["a", 5]\n');
+  const r1 = recordingLogger();
+  const first = await extendPrincipals(['x'], cfg, r1.log);
+  assert.deepEqual(first, ['x', 'a', '']);
+  first.push('mutated');
+  const r2 = recordingLogger();
+  assert.deepEqual(await extendPrincipals(['y'], cfg, r2.log), ['y', 'a', ''], 'a fresh array per call');
+  assert.equal(r2.errors.length, 1, 'the bad entry is logged on every call, as before');
+  writeFileSync(cfg, 'apiServer:\n  certSANs: ["b"]\n');
+  assert.deepEqual(await extendPrincipals([], cfg, silentLogger()), ['b']);
+
+  const a = caPem();
+  const b = caPem();
+  const conf = path.join(dir, 'admin-cache.conf');
+  writeFileSync(conf, kubeconfig([{ name: 'kubernetes', data: a.pem }], 'c', [{ name: 'c', cluster: 'kubernetes' }]));
+  const hashes = await discoveryTokenCaCertHashes(conf);
+  assert.ok(Object.isFrozen(hashes));
+  assert.throws(() => (hashes as string[]).push('x'));
+  assert.deepEqual(await discoveryTokenCaCertHashes(conf), [a.hash]);
+  writeFileSync(conf, kubeconfig([{ name: 'kubernetes', data: b.pem }], 'c', [{ name: 'c', cluster: 'kubernetes' }]));
+  assert.deepEqual(await discoveryTokenCaCertHashes(conf), [b.hash], 'a rotated CA at once');
+
+  const pki = path.join(dir, 'pki-cache');
+  mkdirSync(path.join(pki, 'etcd'), { recursive: true });
+  for (const n of CONTROL_PLANE_FILES) writeFileSync(path.join(pki, n), `content of ${n}`);
+  const files = await loadControlPlaneFiles(pki);
+  files[0]!.data.fill(0x41);
+  assert.equal((await loadControlPlaneFiles(pki))[0]!.data.toString(), 'content of ca.key', 'each call gets its own copy');
+  writeFileSync(path.join(pki, 'ca.key'), 'rotated ca.key');
+  assert.equal((await loadControlPlaneFiles(pki))[0]!.data.toString(), 'rotated ca.key');
+});
+
 test('Step 13.1: Kubernetes-compliant node names, bug-compatible with Go', () => {
   assert.equal(k8sCompliantHostname('TEST'), 'test');
   assert.equal(k8sCompliantHostname('test_node'), 'test-node');

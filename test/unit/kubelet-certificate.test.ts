@@ -26,7 +26,7 @@ import {
   type WorkerTask,
 } from '../../src/shared/worker-protocol.js';
 import { parseCertificate, type ParsedCertificate } from '../../src/workers/certificate/parse-certificate.js';
-import { caParseCounters, clearCaCache } from '../../src/workers/signing/ca-files.js';
+import { caFileClock, caParseCounters, clearCaCache } from '../../src/workers/signing/ca-files.js';
 import { goQuote } from '../../src/workers/signing/go-quote.js';
 import { issueKubeletCertificate } from '../../src/workers/signing/issue-kubelet-certificate.js';
 import runTask from '../../src/workers/worker-entry.js';
@@ -592,30 +592,50 @@ describe('kubelet certificate: CA files', () => {
     await refuse(good(), dir, A, `decoding pem: no PEM data found in ${path.join(dir, 'ca.key')}`);
   });
 
-  it('parses each CA once per worker but re-reads the files for every task', async () => {
+  it('parses each CA once per worker, checks the files for every task, re-reads them only when changed', async () => {
     clearCaCache();
-    const ca = makeCa('rsa');
-    const dir = await pkiDir(ca, 'pkcs1');
+    const realNow = caFileClock.now;
+    // 10 s ahead: the just-written files count as settled (no racy-window re-reads).
+    caFileClock.now = () => realNow() + 10_000;
+    try {
+      const ca = makeCa('rsa');
+      const dir = await pkiDir(ca, 'pkcs1');
+      const before = { ...caParseCounters };
+      for (let i = 0; i < 5; i++) await issue(buildCsr(), dir);
+      assert.equal(caParseCounters.certificates - before.certificates, 1);
+      assert.equal(caParseCounters.keys - before.keys, 1);
+      assert.equal(caParseCounters.reads - before.reads, 2, 'unchanged files: stat only');
+      // Same content in another directory: read, but not parsed again (keyed by content).
+      const copy = path.join(tmpRoot, `copy-${dirCounter++}`);
+      await mkdir(copy);
+      await writeFile(path.join(copy, 'ca.crt'), await readFile(path.join(dir, 'ca.crt')));
+      await writeFile(path.join(copy, 'ca.key'), await readFile(path.join(dir, 'ca.key')));
+      await issue(buildCsr(), copy);
+      assert.equal(caParseCounters.keys - before.keys, 1);
+      assert.equal(caParseCounters.reads - before.reads, 4);
+      // A rotated CA (rewritten in place) takes effect at once.
+      const rotated = makeCa('p256', { fresh: true, commonName: 'kubernetes-2' });
+      await writeCaFiles(dir, rotated, 'sec1');
+      const r = await issue(buildCsr(), dir);
+      checkTemplate(r.certificatePem, rotated, key('p256').spki);
+      assert.equal(caParseCounters.keys - before.keys, 2);
+      // A removed key fails the next task even though it is cached.
+      await unlink(path.join(dir, 'ca.key'));
+      await refuse(buildCsr(), dir, A, `open ${path.join(dir, 'ca.key')}: no such file or directory`);
+      await refuse(buildCsr(), dir, A, `open ${path.join(dir, 'ca.key')}: no such file or directory`);
+    } finally {
+      caFileClock.now = realNow;
+    }
+  });
+
+  it('just-written CA files are re-read on every task (coarse timestamps) but parsed once', async () => {
+    clearCaCache();
+    const ca = makeCa('p256');
+    const dir = await pkiDir(ca, 'sec1');
     const before = { ...caParseCounters };
-    for (let i = 0; i < 5; i++) await issue(buildCsr(), dir);
-    assert.equal(caParseCounters.certificates - before.certificates, 1);
+    for (let i = 0; i < 3; i++) await issue(buildCsr(), dir);
+    assert.equal(caParseCounters.reads - before.reads, 6);
     assert.equal(caParseCounters.keys - before.keys, 1);
-    // Same content in another directory: still cached (keyed by content).
-    const copy = path.join(tmpRoot, `copy-${dirCounter++}`);
-    await mkdir(copy);
-    await writeFile(path.join(copy, 'ca.crt'), await readFile(path.join(dir, 'ca.crt')));
-    await writeFile(path.join(copy, 'ca.key'), await readFile(path.join(dir, 'ca.key')));
-    await issue(buildCsr(), copy);
-    assert.equal(caParseCounters.keys - before.keys, 1);
-    // A rotated CA takes effect at once.
-    const rotated = makeCa('p256', { fresh: true, commonName: 'kubernetes-2' });
-    await writeCaFiles(dir, rotated, 'sec1');
-    const r = await issue(buildCsr(), dir);
-    checkTemplate(r.certificatePem, rotated, key('p256').spki);
-    assert.equal(caParseCounters.keys - before.keys, 2);
-    // Files are re-read: a removed key fails the next task even though it is cached.
-    await unlink(path.join(dir, 'ca.key'));
-    await refuse(buildCsr(), dir, A, `open ${path.join(dir, 'ca.key')}: no such file or directory`);
   });
 });
 

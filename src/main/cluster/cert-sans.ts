@@ -1,9 +1,20 @@
-import { readFile } from 'node:fs/promises';
 import { isMap, isSeq, isScalar, parseDocument } from 'yaml';
 import type { Logger } from '../log/logger.js';
 import { goFileError } from '../../shared/go-file-error.js';
+import { CachedFiles, FileReadError } from './cached-file.js';
 
 const MAX_CLUSTER_CONFIGURATION_BYTES = 1024 * 1024;
+
+/** What a ClusterConfiguration's content means for Step 4; frozen, shared by every join. */
+type CertSans =
+  | { readonly ok: true; readonly sans: readonly string[]; readonly badEntries: readonly string[] }
+  | { readonly ok: false; readonly problem: string };
+
+/** A YAML syntax error: not cached, logged on every join like before. */
+class YamlError extends Error {}
+
+/** Read per join like Go (a changed file takes effect at once), parsed once per file version (cached-file.ts). */
+const files = new CachedFiles<CertSans>(certSansOf, { maxBytes: MAX_CLUSTER_CONFIGURATION_BYTES });
 
 /**
  * IssueJoinTicket Step 4: the request's principals followed by the
@@ -13,38 +24,42 @@ const MAX_CLUSTER_CONFIGURATION_BYTES = 1024 * 1024;
  * and replaced by "" (join-protocol.md §4 Step 4).
  */
 export async function extendPrincipals(requested: readonly string[], clusterConfigurationPath: string, log: Logger): Promise<string[]> {
-  let text: string;
+  let parsed: CertSans;
   try {
-    const raw = await readFile(clusterConfigurationPath);
-    if (raw.length > MAX_CLUSTER_CONFIGURATION_BYTES) throw new Error(`${clusterConfigurationPath} is larger than ${MAX_CLUSTER_CONFIGURATION_BYTES} bytes`);
-    text = raw.toString('utf8');
+    parsed = await files.get(clusterConfigurationPath);
   } catch (err) {
-    log.error('Failed to read kubeadm ClusterConfiguration', { error: goFileError(err, clusterConfigurationPath) });
-    return [...requested];
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    log.error('Failed to parse kubeadm ClusterConfiguration', { error: doc.errors[0]!.message });
-    return [...requested];
-  }
-  const apiServer = isMap(doc.contents) ? doc.contents.get('apiServer', true) : undefined;
-  if (!isMap(apiServer)) {
-    log.error('kubeadm ClusterConfiguration has no apiServer mapping');
-    return [...requested];
-  }
-  const sans = apiServer.get('certSANs', true);
-  if (!isSeq(sans)) {
-    log.error('kubeadm ClusterConfiguration has no apiServer.certSANs sequence');
-    return [...requested];
-  }
-  const out = [...requested];
-  for (const item of sans.items) {
-    if (isScalar(item) && typeof item.value === 'string') {
-      out.push(item.value);
+    if (err instanceof YamlError) {
+      log.error('Failed to parse kubeadm ClusterConfiguration', { error: err.message });
     } else {
-      log.error('certSANs entry is not a string', { entry: String(isScalar(item) ? item.value : item) });
-      out.push('');
+      const cause = err instanceof FileReadError ? err.cause : err;
+      log.error('Failed to read kubeadm ClusterConfiguration', { error: goFileError(cause, clusterConfigurationPath) });
+    }
+    return [...requested];
+  }
+  if (!parsed.ok) {
+    log.error(parsed.problem);
+    return [...requested];
+  }
+  for (const entry of parsed.badEntries) log.error('certSANs entry is not a string', { entry });
+  return [...requested, ...parsed.sans];
+}
+
+function certSansOf(raw: Buffer): CertSans {
+  const doc = parseDocument(raw.toString('utf8'));
+  if (doc.errors.length > 0) throw new YamlError(doc.errors[0]!.message);
+  const apiServer = isMap(doc.contents) ? doc.contents.get('apiServer', true) : undefined;
+  if (!isMap(apiServer)) return Object.freeze({ ok: false, problem: 'kubeadm ClusterConfiguration has no apiServer mapping' });
+  const items = apiServer.get('certSANs', true);
+  if (!isSeq(items)) return Object.freeze({ ok: false, problem: 'kubeadm ClusterConfiguration has no apiServer.certSANs sequence' });
+  const sans: string[] = [];
+  const badEntries: string[] = [];
+  for (const item of items.items) {
+    if (isScalar(item) && typeof item.value === 'string') {
+      sans.push(item.value);
+    } else {
+      badEntries.push(String(isScalar(item) ? item.value : item));
+      sans.push('');
     }
   }
-  return out;
+  return Object.freeze({ ok: true, sans: Object.freeze(sans), badEntries: Object.freeze(badEntries) });
 }

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { goFileError } from '../../shared/go-file-error.js';
+import { CachedFiles, FileReadError } from './cached-file.js';
 
 /** join-protocol.md §4 Step 11: names relative to the PKI directory, in the spec's order. */
 export const CONTROL_PLANE_FILES = [
@@ -15,6 +15,13 @@ export const CONTROL_PLANE_FILES = [
 ] as const;
 
 const MAX_PKI_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Checked per control-plane join like Go re-reads them (one stat per file),
+ * read only when a file changed (cached-file.ts). The bytes are copied for
+ * every caller, so nobody can change the cached ones.
+ */
+const files = new CachedFiles<Buffer>((data) => data, { maxBytes: MAX_PKI_FILE_BYTES, maxFiles: 4 * CONTROL_PLANE_FILES.length });
 
 export interface ControlPlaneFile {
   name: string;
@@ -31,11 +38,9 @@ export async function loadControlPlaneFiles(pkiDir: string): Promise<ControlPlan
     CONTROL_PLANE_FILES.map(async (name) => {
       const file = path.join(pkiDir, name);
       try {
-        const data = await readFile(file);
-        if (data.length > MAX_PKI_FILE_BYTES) throw new Error(`${file} is larger than ${MAX_PKI_FILE_BYTES} bytes`);
-        return { name, data };
+        return { name, data: Buffer.from(await files.get(file)) };
       } catch (err) {
-        throw new Error(goFileError(err, file));
+        throw new Error(goFileError(err instanceof FileReadError ? err.cause : err, file));
       }
     }),
   );

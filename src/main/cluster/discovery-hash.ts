@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { decodeAllPem } from '../../shared/pem.js';
 import { parseCertificate } from '../../workers/certificate/parse-certificate.js';
 import { goFileError } from '../../shared/go-file-error.js';
+import { CachedFiles, FileReadError } from './cached-file.js';
 
 /** Kubeconfigs are a few KiB; a bound keeps a corrupted file from costing much. */
 const MAX_KUBECONFIG_BYTES = 1024 * 1024;
@@ -17,29 +17,23 @@ interface NamedContext {
   context?: { cluster?: unknown };
 }
 
-const cache = new Map<string, string[]>();
+/** Read per join like Go (a changed file takes effect at once), parsed once per file version (cached-file.ts). */
+const files = new CachedFiles<readonly string[]>((raw) => Object.freeze(hashesOf(raw.toString('utf8'))), { maxBytes: MAX_KUBECONFIG_BYTES });
 
 /**
  * kubeadm's discovery-token-ca-cert-hash values for the cluster CA in the
  * admin kubeconfig (join-protocol.md §4 Step 7.4): `sha256:<hex>` of each CA
- * certificate's raw SubjectPublicKeyInfo. Read per request like Go; parsed
- * once per file content.
+ * certificate's raw SubjectPublicKeyInfo. Checked per request like Go (one
+ * stat); read and parsed once per file version. The array is frozen.
  */
-export async function discoveryTokenCaCertHashes(adminConfPath: string): Promise<string[]> {
-  let raw: Buffer;
+export async function discoveryTokenCaCertHashes(adminConfPath: string): Promise<readonly string[]> {
   try {
-    raw = await readFile(adminConfPath);
+    return await files.get(adminConfPath);
   } catch (err) {
-    throw new Error(`loading kubeconfig file: ${goFileError(err, adminConfPath)}`);
+    if (!(err instanceof FileReadError)) throw err;
+    if (err.tooLarge) throw new Error(`loading kubeconfig file: ${(err.cause as Error).message}`);
+    throw new Error(`loading kubeconfig file: ${goFileError(err.cause, adminConfPath)}`);
   }
-  if (raw.length > MAX_KUBECONFIG_BYTES) throw new Error(`loading kubeconfig file: ${adminConfPath} is larger than ${MAX_KUBECONFIG_BYTES} bytes`);
-  const key = createHash('sha256').update(raw).digest('hex');
-  const cached = cache.get(key);
-  if (cached) return cached;
-  const hashes = hashesOf(raw.toString('utf8'));
-  if (cache.size > 16) cache.clear();
-  cache.set(key, hashes);
-  return hashes;
 }
 
 function hashesOf(text: string): string[] {

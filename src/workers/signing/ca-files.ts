@@ -1,9 +1,14 @@
 /**
  * Reads the cluster CA for one kubelet certificate (join-protocol.md §4 step
- * 10.1–10.2): `<pkiDir>/ca.crt` and `<pkiDir>/ca.key` are read on every task,
- * as the Go service does (so a rotated CA takes effect at once), but the
- * parsed certificate and key are cached per worker, keyed by SHA-256 of the
- * file bytes, so a worker parses and imports each CA only once.
+ * 10.1–10.2). The Go service reads `<pkiDir>/ca.crt` and `<pkiDir>/ca.key` on
+ * every request, so a rotated CA takes effect at once. Here every task stats
+ * both files (following symlinks) and re-reads one only when its version
+ * (dev, ino, size, mtimeNs, ctimeNs) changed, or while that version is less
+ * than 2 s old (coarse timestamps: the same rules as the main thread's
+ * src/main/cluster/cached-file.ts). The parsed certificate and the imported
+ * key are cached per worker, keyed by SHA-256 of the file bytes, so a worker
+ * parses and imports each CA only once (the CA key never travels in a task:
+ * the task carries the PKI directory only).
  *
  * Go's order and texts: read ca.crt (`open <path>: no such file or
  * directory`), decode its first PEM block whatever its type (`decoding pem: no
@@ -15,7 +20,7 @@
  * `decoding pem: no PEM data found in <path>` instead.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { goFileError } from '../../shared/go-file-error.js';
 import { decodePem } from '../../shared/pem.js';
@@ -75,32 +80,86 @@ class ContentCache<V> {
 const certificates = new ContentCache<CaCertificate>();
 const keys = new ContentCache<CaPrivateKey>();
 
-/** Counts of parses (not cache hits), for tests and benchmarks. */
-export const caParseCounters = { certificates: 0, keys: 0 };
+/** Path → the value for the file version last read there. */
+interface Checked<V> {
+  version: BigIntStats;
+  racy: boolean;
+  value: V;
+}
+const checkedCertificates = new Map<string, Checked<CaCertificate>>();
+const checkedKeys = new Map<string, Checked<CaPrivateKey>>();
+
+/** Counts of parses (not cache hits) and of file reads, for tests and benchmarks. */
+export const caParseCounters = { certificates: 0, keys: 0, reads: 0 };
 
 /** Empties the per-worker CA caches (tests). */
 export function clearCaCache(): void {
   certificates.clear();
   keys.clear();
+  checkedCertificates.clear();
+  checkedKeys.clear();
 }
 
 export function loadClusterCa(pkiDir: string): ClusterCa {
   const certPath = path.join(pkiDir, CA_CERT_FILE);
-  const certBytes = readGoFile(certPath);
-  const certificate = certificates.get(digest(certBytes), () => {
-    caParseCounters.certificates++;
-    return parseCaCertificate(certBytes);
-  });
+  const certificate = checkedRead(checkedCertificates, certPath, (certBytes) =>
+    certificates.get(digest(certBytes), () => {
+      caParseCounters.certificates++;
+      return parseCaCertificate(certBytes);
+    }),
+  );
 
   const keyPath = path.join(pkiDir, CA_KEY_FILE);
-  const keyBytes = readGoFile(keyPath);
-  const key = keys.get(digest(keyBytes), () => {
-    caParseCounters.keys++;
-    const found = decodePem(keyBytes.toString('latin1'));
-    if (!found) throw caError(`decoding pem: no PEM data found in ${keyPath}`);
-    return parseCaPrivateKey(found.block);
-  });
+  const key = checkedRead(checkedKeys, keyPath, (keyBytes) =>
+    keys.get(digest(keyBytes), () => {
+      caParseCounters.keys++;
+      const found = decodePem(keyBytes.toString('latin1'));
+      if (!found) throw caError(`decoding pem: no PEM data found in ${keyPath}`);
+      return parseCaPrivateKey(found.block);
+    }),
+  );
   return { certificate, key };
+}
+
+/** A version changed less than this long before the stat is not trusted (coarse timestamps). */
+const RACY_NS = 2_000_000_000n;
+
+/** The wall clock the racy check uses (tests move it ahead). */
+export const caFileClock = { now: (): number => Date.now() };
+
+/**
+ * The value for `file`: from `checked` while stat(file) shows the version it
+ * was read at, else read (Go's error texts) and derived again. The stat comes
+ * before the read, so a stored value is never older than its version.
+ * Failures are not stored, and remove what was.
+ */
+function checkedRead<V>(checked: Map<string, Checked<V>>, file: string, derive: (bytes: Buffer) => V): V {
+  const nowNs = BigInt(Math.floor(caFileClock.now())) * 1_000_000n;
+  const version = statVersion(file);
+  const hit = checked.get(file);
+  if (version && hit && !hit.racy && sameVersion(hit.version, version)) return hit.value;
+  checked.delete(file);
+  caParseCounters.reads++;
+  const value = derive(readGoFile(file));
+  if (version) {
+    const changed = version.ctimeNs > version.mtimeNs ? version.ctimeNs : version.mtimeNs;
+    checked.set(file, { version, racy: nowNs - changed < RACY_NS, value });
+    if (checked.size > CACHE_ENTRIES) checked.delete(checked.keys().next().value!);
+  }
+  return value;
+}
+
+/** undefined when stat fails: the read then fails with os.ReadFile's text (or succeeds if the file just appeared). */
+function statVersion(file: string): BigIntStats | undefined {
+  try {
+    return statSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+function sameVersion(a: BigIntStats, b: BigIntStats): boolean {
+  return a.ino === b.ino && a.ctimeNs === b.ctimeNs && a.mtimeNs === b.mtimeNs && a.size === b.size && a.dev === b.dev;
 }
 
 function parseCaCertificate(bytes: Buffer): CaCertificate {
