@@ -185,7 +185,9 @@ async function loadComponents(k8s: KubernetesApi, ctx: TicketContext): Promise<{
 
 /** Step 10 (and 12) in the worker pool: RSA CA signatures cost about a millisecond. */
 async function issueKubeletCertificate(pool: Pick<WorkerPool, 'run'>, csr: Uint8Array, pkiDir: string, at: Date) {
-  const r = await pool.run({ v: VERIFY_PROTOCOL_VERSION, kind: 'issue-kubelet-certificate', csr, pkiDir: path.resolve(pkiDir), nowMs: at.getTime() });
+  // The CSR is a view into the request's (up to 64 KiB) buffer; posting a view copies its whole buffer.
+  const own = csr.byteLength === csr.buffer.byteLength ? csr : csr.slice();
+  const r = await pool.run({ v: VERIFY_PROTOCOL_VERSION, kind: 'issue-kubelet-certificate', csr: own, pkiDir: path.resolve(pkiDir), nowMs: at.getTime() });
   if (!r.ok) throw JoinServiceError.fromJSON(r.error);
   return r;
 }
