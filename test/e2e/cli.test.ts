@@ -95,7 +95,7 @@ describe('joinservice serve', () => {
   });
 
   test('a variant without a validator in this version exits 1 instead of serving', async () => {
-    await failsToStart(['serve', '--cloud-provider=azure', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=azure-sev-snp', '--config-dir', configDir()], 1, /azure-sev-snp/);
+    await failsToStart(['serve', '--cloud-provider=azure', `--key-service-endpoint=${ks.endpoint}`, '--attestation-variant=azure-tdx', '--config-dir', configDir()], 1, /azure-tdx/);
   });
 
   test('an unsupported cloud provider, no Kubernetes configuration, a missing or invalid config exit 1', async () => {

@@ -13,6 +13,7 @@ import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
 import { parseGoJson, type GoJsonValue } from '../../shared/go-json/go-json.js';
 import { decodePem } from '../../shared/pem.js';
 import { VARIANTS, type VariantName } from '../../shared/variants.js';
+import { createAmdTrust } from '../../workers/attestation/snp/chain/verify-chain.js';
 import { parseCertificate } from '../../workers/certificate/parse-certificate.js';
 import { attestationConfigFields, attestationConfigValidator, VARIANT_HINT_KEY } from './schemas/attestation-config-schemas.js';
 
@@ -30,6 +31,7 @@ const ENFORCEMENT_POLICIES = new Map([
   ['warnonly', 'WarnOnly'],
 ]);
 const CERTIFICATE_FIELDS = ['amdRootKey', 'amdSigningKey', 'intelRootKey'] as const;
+const SNP_VARIANTS: ReadonlySet<VariantName> = new Set(['aws-sev-snp', 'azure-sev-snp', 'gcp-sev-snp']);
 
 /**
  * Validates `text` as the attestation config of `variant`.
@@ -53,6 +55,7 @@ export function validateAttestationConfig(variant: VariantName, text: string): V
   const root = config as Record<string, unknown>;
   const measurementCount = checkMeasurements(root.measurements, problems);
   checkCertificates(root, problems);
+  if (SNP_VARIANTS.has(variant)) checkAmdRootKey(root.amdRootKey, problems);
   checkFirmwareSignerConfig(root.firmwareSignerConfig, problems);
   const hint = root[VARIANT_HINT_KEY];
   if (typeof hint === 'string' && hint !== variant) {
@@ -231,6 +234,31 @@ function pemProblem(pem: string): string | null {
     return `the PEM block is not a valid X.509 certificate: ${(err as Error).message}`;
   }
   return null;
+}
+
+/** Memoised ARK checks (a self-signature over RSA-4096 costs about a millisecond). */
+const arkResults = new Map<string, string | null>();
+
+/**
+ * SEV-SNP `amdRootKey`: "" selects the embedded AMD root of the report's
+ * product line; otherwise the (valid) certificate must be an AMD root key:
+ * RSA-4096, SHA384-RSAPSS, CN ARK-Milan / ARK-Genoa / ARK-Turin, self-signed
+ * (the checks the validator build applies, reported here with the others).
+ */
+function checkAmdRootKey(v: unknown, problems: string[]): void {
+  if (typeof v !== 'string' || v === '' || pemResults.get(v) !== null) return;
+  let result = arkResults.get(v);
+  if (result === undefined) {
+    try {
+      createAmdTrust({ amdRootKey: v });
+      result = null;
+    } catch (err) {
+      result = (err as Error).message.replace(/^amdRootKey:? /, '');
+    }
+    if (arkResults.size >= PEM_CACHE_LIMIT) arkResults.clear();
+    arkResults.set(v, result);
+  }
+  if (result !== null) problems.push(`/amdRootKey: ${result}`);
 }
 
 function checkFirmwareSignerConfig(fsc: unknown, problems: string[]): void {

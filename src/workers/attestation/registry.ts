@@ -1,6 +1,7 @@
 /**
- * Maps every attestation variant to its validator factory. `dummy` and the
- * four vTPM-only variants are implemented; the others fail closed. Factories are loaded on first use so
+ * Maps every attestation variant to its validator factory. `dummy`, the
+ * four vTPM-only variants and the three SEV-SNP variants are implemented;
+ * the TDX variants fail closed. Factories are loaded on first use so
  * worker start-up stays cheap as heavier variants arrive.
  */
 import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
@@ -14,10 +15,10 @@ const unsupported: FactoryLoader | undefined = undefined;
 const LOADERS: Readonly<Record<VariantName, FactoryLoader | undefined>> = {
   dummy: async () => (await import('./dummy/dummy-validator.js')).createDummyValidator,
   'aws-nitro-tpm': async () => (await import('./vtpm/variants.js')).createAwsNitroTpmValidator,
-  'aws-sev-snp': unsupported,
+  'aws-sev-snp': async () => (await import('./snp/variants/aws-sev-snp.js')).createAwsSevSnpValidator,
   'gcp-sev-es': async () => (await import('./vtpm/variants.js')).createGcpSevEsValidator,
-  'gcp-sev-snp': unsupported,
-  'azure-sev-snp': unsupported,
+  'gcp-sev-snp': async () => (await import('./snp/variants/gcp-sev-snp.js')).createGcpSevSnpValidator,
+  'azure-sev-snp': async () => (await import('./snp/variants/azure-sev-snp.js')).createAzureSevSnpValidator,
   'azure-trustedlaunch': async () => (await import('./vtpm/variants.js')).createAzureTrustedLaunchValidator,
   'azure-tdx': unsupported,
   'qemu-vtpm': async () => (await import('./vtpm/variants.js')).createQemuVtpmValidator,

@@ -76,6 +76,15 @@ const UINT16_VERSION: SchemaObject = { type: 'integer', minimum: 0, maximum: 655
 const OPTIONAL_CERTIFICATE: SchemaObject = { type: ['string', 'null'], description: 'must be a PEM certificate string or ""' };
 /** A trust anchor: an absent root would make every attestation fail, so "" is refused. */
 const ROOT_CERTIFICATE: SchemaObject = { type: 'string', minLength: 1, description: 'must be a PEM certificate string (a trust anchor, not empty)' };
+/**
+ * The SEV-SNP `amdRootKey`: a PEM certificate (the ARK to trust), or "" for
+ * the embedded AMD root of the report's product line (Go would fetch an ARK
+ * from AMD KDS and trust whatever the network returned).
+ */
+const SNP_ROOT_CERTIFICATE: SchemaObject = {
+  type: 'string',
+  description: 'must be a PEM certificate string, or "" for the embedded AMD root (ARK) of the report\'s product line',
+};
 
 const SNP_VERSIONS = {
   bootloaderVersion: UINT8_VERSION,
@@ -131,7 +140,7 @@ function spec(variant: VariantName): VariantSchemaSpec {
     case 'aws-sev-snp':
     case 'gcp-sev-snp':
       return {
-        properties: { measurements, ...SNP_VERSIONS, amdRootKey: ROOT_CERTIFICATE, amdSigningKey: OPTIONAL_CERTIFICATE },
+        properties: { measurements, ...SNP_VERSIONS, amdRootKey: SNP_ROOT_CERTIFICATE, amdSigningKey: OPTIONAL_CERTIFICATE },
         required: ['measurements', ...Object.keys(SNP_VERSIONS), 'amdRootKey'],
       };
     case 'azure-sev-snp':
@@ -140,7 +149,7 @@ function spec(variant: VariantName): VariantSchemaSpec {
           measurements,
           ...SNP_VERSIONS,
           firmwareSignerConfig: FIRMWARE_SIGNER_CONFIG,
-          amdRootKey: ROOT_CERTIFICATE,
+          amdRootKey: SNP_ROOT_CERTIFICATE,
           amdSigningKey: OPTIONAL_CERTIFICATE,
         },
         required: ['measurements', ...Object.keys(SNP_VERSIONS), 'firmwareSignerConfig', 'amdRootKey'],
