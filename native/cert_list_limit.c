@@ -15,6 +15,8 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "nonce_ca.h"
+
 static int ex_index = -1;
 /* Per thread: only contexts created by the arming thread are touched. */
 static _Thread_local long armed_limit = 0;
@@ -72,5 +74,6 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "withCertListLimit", NAPI_AUTO_LENGTH, with_cert_list_limit, NULL, &fn);
   napi_set_named_property(env, exports, "withCertListLimit", fn);
+  nonce_ca_init(env, exports);
   return exports;
 }

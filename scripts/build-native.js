@@ -1,4 +1,4 @@
-// Builds native/cert_list_limit.node against the headers of the Node.js that runs
+// Builds native/cert_list_limit.node (cert_list_limit.c + nonce_ca.c) against the headers of the Node.js that runs
 // this script (the pinned node@24 of the devDependencies when run through npm),
 // offline: the `node` npm package ships include/node, so node-gyp needs no download.
 import { spawnSync } from 'node:child_process';

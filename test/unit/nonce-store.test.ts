@@ -32,3 +32,13 @@ test('SNI must be Go StdEncoding base64 (padding required, CR/LF skipped)', () =
   assert.ok(!isGoStdBase64('example.com'));
   assert.ok(!isGoStdBase64('AA-_'), 'URL alphabet');
 });
+
+test('a caller-drawn nonce (the native ClientHello callback) is stored as given; other sizes are refused', () => {
+  const s = new NonceStore(1000, 10);
+  const n = Buffer.alloc(32, 7);
+  const r = s.issue('sni', 0, n);
+  assert.deepEqual(r, { ok: true, nonce: n });
+  assert.deepEqual(s.issue('sni', 1, Buffer.alloc(32, 8)), { ok: false, reason: 'duplicate' });
+  assert.equal(s.take('sni', 2), n);
+  assert.throws(() => s.issue('other', 0, Buffer.alloc(16)), /32 bytes/);
+});

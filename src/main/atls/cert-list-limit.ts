@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
+import { loadAtlsAddon } from './native-addon.js';
 
 /**
  * Largest client Certificate message we accept. Constellation's Go nodes send
@@ -10,28 +10,6 @@ import { ErrorCode, JoinServiceError } from '../../shared/errors.js';
  */
 export const DEFAULT_MAX_CERT_LIST_BYTES = 256 * 1024;
 
-interface CertListLimitAddon {
-  withCertListLimit<T>(limit: number, fn: () => T): { result: T; contexts: number };
-}
-
-let addon: CertListLimitAddon | undefined;
-
-function load(): CertListLimitAddon {
-  if (!addon) {
-    const require = createRequire(import.meta.url);
-    const path = new URL('../../../../native/build/Release/cert_list_limit.node', import.meta.url).pathname;
-    try {
-      addon = require(path) as CertListLimitAddon;
-    } catch (err) {
-      throw new JoinServiceError(
-        ErrorCode.Internal,
-        `native cert-list-limit addon not loadable from ${path} (run "npm run build:native"): ${(err as Error).message}`,
-      );
-    }
-  }
-  return addon;
-}
-
 /**
  * Runs `create` (which must synchronously create exactly the TLS server or
  * secure context it returns) with OpenSSL's max cert list raised to `limit`
@@ -40,7 +18,7 @@ function load(): CertListLimitAddon {
  * instead of silently capping client certificates at 100 KiB.
  */
 export function withCertListLimit<T>(limit: number, create: () => T): T {
-  const { result, contexts } = load().withCertListLimit(limit, create);
+  const { result, contexts } = loadAtlsAddon().withCertListLimit(limit, create);
   if (contexts < 1) {
     throw new JoinServiceError(ErrorCode.Internal, 'raising the TLS certificate-list limit had no effect (no SSL_CTX created)');
   }

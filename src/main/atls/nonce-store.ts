@@ -22,16 +22,18 @@ export class NonceStore {
     private readonly maxPending: number,
   ) {}
 
-  issue(sni: string, now = Date.now()): IssueNonceResult {
+  /** Issues a fresh nonce for `sni` (`nonce`: one drawn by the caller from a CSPRNG, else randomBytes(32)). */
+  issue(sni: string, now = Date.now(), nonce?: Buffer): IssueNonceResult {
     const existing = this.pending.get(sni);
     if (existing && existing.expiresAt > now) return { ok: false, reason: 'duplicate' };
     if (this.pending.size >= this.maxPending) {
       this.sweep(now);
       if (this.pending.size >= this.maxPending) return { ok: false, reason: 'full' };
     }
-    const nonce = randomBytes(32);
-    this.pending.set(sni, { nonce, expiresAt: now + this.ttlMs });
-    return { ok: true, nonce };
+    if (nonce !== undefined && nonce.length !== 32) throw new Error(`server nonce must be 32 bytes, got ${nonce.length}`);
+    const n = nonce ?? randomBytes(32);
+    this.pending.set(sni, { nonce: n, expiresAt: now + this.ttlMs });
+    return { ok: true, nonce: n };
   }
 
   /** Returns and forgets the nonce issued for `sni`, or undefined if none is live. */

@@ -37,6 +37,7 @@ interface KeyMaterial {
  */
 export class ServerIdentity {
   private current: KeyMaterial;
+  private generation = 0;
 
   constructor(private readonly now: () => number = Date.now) {
     this.current = this.makeKeyMaterial();
@@ -57,8 +58,22 @@ export class ServerIdentity {
   }
 
   private material(): KeyMaterial {
-    if (this.now() - this.current.createdAt > ROTATE_AFTER_MS) this.current = this.makeKeyMaterial();
+    if (this.now() - this.current.createdAt > ROTATE_AFTER_MS) {
+      this.current = this.makeKeyMaterial();
+      this.generation++;
+    }
     return this.current;
+  }
+
+  /**
+   * Rotates the key if due; returns the generation of the current credentials
+   * (+1 per rotation). A listener whose default context serves every
+   * connection (`--nonce-ca native`) polls it and installs new credentials
+   * when it changed.
+   */
+  credentialsGeneration(): number {
+    this.material();
+    return this.generation;
   }
 
   /** PEM key and certificate for the server's default context. */

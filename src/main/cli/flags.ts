@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { NONCE_CA_SETTINGS, type NonceCaSetting } from '../atls/nonce-ca.js';
 import { parseListenAddress, type ListenAddress } from '../metrics/metrics-server.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from '../service/limits.js';
 
@@ -35,10 +36,22 @@ export function addLimitFlags(cmd: Command): Command {
     .option('--verify-timeout-ms <ms>', 'upper bound of one attestation verification', intArg(100, 600_000), DEFAULT_LIMITS.verifyTimeoutMs)
     .option('--handshake-timeout-ms <ms>', 'upper bound from TCP accept to the end of the TLS handshake', intArg(100, 600_000), DEFAULT_LIMITS.handshakeTimeoutMs)
     .option('--max-pending-handshakes <n>', 'connections in handshake or verification at once', intArg(1, 1_000_000), DEFAULT_LIMITS.maxPendingHandshakes)
-    .option('--max-cert-list-bytes <n>', 'largest client Certificate message accepted', intArg(16 * 1024, 16 * 1024 * 1024), DEFAULT_LIMITS.maxCertListBytes);
+    .option('--max-cert-list-bytes <n>', 'largest client Certificate message accepted', intArg(16 * 1024, 16 * 1024 * 1024), DEFAULT_LIMITS.maxCertListBytes)
+    .option(
+      '--nonce-ca <mode>',
+      'how the server nonce gets into the CertificateRequest: native (OpenSSL ClientHello callback of the addon) or context (a SecureContext per ClientHello); auto = native if its start-up self-test passes, else context',
+      nonceCaArg,
+      DEFAULT_LIMITS.nonceCa,
+    );
+}
+
+function nonceCaArg(value: string): NonceCaSetting {
+  if (!(NONCE_CA_SETTINGS as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${NONCE_CA_SETTINGS.join(', ')}`);
+  return value as NonceCaSetting;
 }
 
 export function limitsFrom(opts: Record<string, unknown>): ServiceLimits {
+  const nonceCa = (opts['nonceCa'] as NonceCaSetting | undefined) ?? 'auto';
   return {
     workers: opts['workers'] as number,
     maxVerifyQueue: opts['maxVerifyQueue'] as number,
@@ -46,6 +59,7 @@ export function limitsFrom(opts: Record<string, unknown>): ServiceLimits {
     handshakeTimeoutMs: opts['handshakeTimeoutMs'] as number,
     maxPendingHandshakes: opts['maxPendingHandshakes'] as number,
     maxCertListBytes: opts['maxCertListBytes'] as number,
+    nonceCa,
   };
 }
 

@@ -59,6 +59,7 @@ export async function startJoinService(o: JoinServiceOptions): Promise<RunningJo
     handshakeTimeoutMs: o.limits.handshakeTimeoutMs,
     maxPendingHandshakes: o.limits.maxPendingHandshakes,
     maxCertListBytes: o.limits.maxCertListBytes,
+    ...(o.limits.nonceCa ? { nonceCa: o.limits.nonceCa } : {}),
     ...(m ? { onHandshakeOutcome: m.handshake } : {}),
     onAttested: (socket, peer, peerAddress) => {
       const key = peerKey(socket);

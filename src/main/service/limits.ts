@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { DEFAULT_MAX_CERT_LIST_BYTES } from '../atls/cert-list-limit.js';
+import type { NonceCaSetting } from '../atls/nonce-ca.js';
 
 /** Resource bounds of the service; each is a command-line flag. */
 export interface ServiceLimits {
@@ -15,6 +16,8 @@ export interface ServiceLimits {
   maxPendingHandshakes: number;
   /** Largest client Certificate message. */
   maxCertListBytes: number;
+  /** How the server nonce gets into the CertificateRequest (`--nonce-ca`, src/main/atls/nonce-ca.ts). */
+  nonceCa?: NonceCaSetting;
 }
 
 export const DEFAULT_LIMITS: ServiceLimits = {
@@ -24,4 +27,5 @@ export const DEFAULT_LIMITS: ServiceLimits = {
   handshakeTimeoutMs: 10_000,
   maxPendingHandshakes: 1024,
   maxCertListBytes: DEFAULT_MAX_CERT_LIST_BYTES,
+  nonceCa: 'auto',
 };
