@@ -22,7 +22,10 @@ export interface ServiceLimits {
 
 export const DEFAULT_LIMITS: ServiceLimits = {
   workers: availableParallelism(),
-  maxVerifyQueue: 512,
+  // As large as the pending-handshake bound (which includes connections in verification): with a
+  // smaller queue a 1000-node burst overflowed the pool (fast handshakes, slower verification) and
+  // admitted nodes were refused and retried after 30 s (bench/README.md).
+  maxVerifyQueue: 1024,
   verifyTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   maxPendingHandshakes: 1024,
