@@ -5,7 +5,15 @@
  * the key service, each with injected latency per call.
  *
  *   node dist/bench/join/backends.js [--variant qemu-vtpm] [--state-dir .state/bench/qemu-vtpm]
- *        [--kube-latency-ms 5] [--kms-latency-ms 1] [--info-file FILE]
+ *        [--kube-latency-ms 5] [--kms-latency-ms 1] [--info-file FILE] [--pki-dir DIR]
+ *
+ * SEV-SNP variants (azure-sev-snp, aws-sev-snp; gcp-sev-snp has no cache):
+ * the attestation config is syntheticSnpAttestationConfig of the synthetic
+ * AMD PKI in --pki-dir (the issuer's; created when missing), written to
+ * <state-dir>/attestationConfig.<variant>.json, and the emulator is seeded
+ * with the `kube-system/sev-snp-cert-cache` ConfigMap (syntheticSnpCertCache:
+ * ask = the ASK, or the ASVK for aws, ark = the ARK), so that the server's
+ * start-up cache (src/main/snp/cert-cache.ts) finds it and never asks AMD KDS.
  *
  * Once everything listens it prints one JSON line (BackendsInfo) on stdout
  * (and writes it to --info-file), then runs until SIGTERM/SIGINT.
@@ -19,10 +27,12 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureDevState } from '../../src/main/cli/dev-state.js';
+import { SNP_CERT_CACHE_ARK_KEY, SNP_CERT_CACHE_ASK_KEY, SNP_CERT_CACHE_CONFIGMAP, SNP_CERT_CACHE_NAMESPACE } from '../../src/main/snp/cert-cache.js';
 import { startDevCluster } from '../../src/main/devcluster/dev-cluster.js';
 import { startKeyService } from '../../src/main/keyservice/keyservice-server.js';
 import { createLogger, levelForVerbosity } from '../../src/main/log/logger.js';
 import { parseVariant } from '../../src/shared/variants.js';
+import { isSnpVariant, loadOrCreateSyntheticAmdPki, syntheticSnpAttestationConfig, syntheticSnpCertCache } from '../../src/workers/attestation/snp/issuer/index.js';
 import { routeOf } from './stats.js';
 
 export interface BackendsInfo {
@@ -42,6 +52,10 @@ export interface BackendsInfo {
   kubeLatencyMs: number;
   kmsLatencyMs: number;
   statsUrl: string;
+  /** SEV-SNP: the synthetic AMD PKI directory the attestation config trusts. */
+  snpPkiDir?: string;
+  /** SEV-SNP: the seeded cert-cache ConfigMap (`kube-system/sev-snp-cert-cache`), or null when the variant has none (gcp). */
+  snpCertCache?: { namespace: string; name: string; keys: string[] } | null;
 }
 
 export interface BackendStats {
@@ -68,12 +82,26 @@ async function main(argv: string[]): Promise<void> {
     .option('--kube-latency-ms <ms>', 'latency added to every Kubernetes API request', nonNegative, 5)
     .option('--kms-latency-ms <ms>', 'latency added to every key service call', nonNegative, 1)
     .option('--info-file <file>', 'also write the info line to this file')
+    .option('--pki-dir <dir>', 'SEV-SNP variants: the synthetic AMD PKI (default <state-dir>/amd-pki; created when missing)')
     .option('-v <level>', 'log level: 0 info, 1 warn', Number, 1)
     .parse(argv, { from: 'user' })
-    .opts<{ variant: string; stateDir?: string; kubeLatencyMs: number; kmsLatencyMs: number; infoFile?: string; v: number }>();
+    .opts<{ variant: string; stateDir?: string; kubeLatencyMs: number; kmsLatencyMs: number; infoFile?: string; pkiDir?: string; v: number }>();
   const log = createLogger({ level: levelForVerbosity(flags.v) });
   const variant = parseVariant(flags.variant);
-  const state = await ensureDevState(flags.stateDir ?? path.join('.state', 'bench', variant), variant);
+  const stateDir = flags.stateDir ?? path.join('.state', 'bench', variant);
+  let snp: { pkiDir: string; certCache: { ask: string; ark: string } | null } | undefined;
+  let attestationConfig: string | undefined;
+  if (isSnpVariant(variant)) {
+    // The config trusts the synthetic ARK of the issuer's PKI; rewritten every start (the PKI directory may have been re-created).
+    const pkiDir = path.resolve(flags.pkiDir ?? path.join(stateDir, 'amd-pki'));
+    const pki = loadOrCreateSyntheticAmdPki(pkiDir);
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    attestationConfig = path.resolve(stateDir, `attestationConfig.${variant}.json`);
+    await writeFile(`${attestationConfig}.tmp`, `${syntheticSnpAttestationConfig(variant, pki)}\n`);
+    await rename(`${attestationConfig}.tmp`, attestationConfig);
+    snp = { pkiDir, certCache: syntheticSnpCertCache(variant, pki) };
+  }
+  const state = await ensureDevState(stateDir, variant, attestationConfig);
 
   const configDir = path.join(state.dir, 'config');
   await mkdir(configDir, { recursive: true, mode: 0o700 });
@@ -81,6 +109,15 @@ async function main(argv: string[]): Promise<void> {
   await copyFile(state.measurementSaltPath, path.join(configDir, 'measurementSalt'));
 
   const cluster = await startDevCluster(state.dir);
+  if (snp?.certCache) {
+    // What a cluster has after its first join service started (§8.2): the server uses it and never asks AMD KDS.
+    cluster.emulator.objects.configmaps.put({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: SNP_CERT_CACHE_CONFIGMAP, namespace: SNP_CERT_CACHE_NAMESPACE },
+      data: { [SNP_CERT_CACHE_ASK_KEY]: snp.certCache.ask, [SNP_CERT_CACHE_ARK_KEY]: snp.certCache.ark },
+    });
+  }
   // A rule matching every request: adds the latency and counts the requests (also at 0 ms).
   const kubeRule = cluster.emulator.faults.delay(flags.kubeLatencyMs);
   const keyService = await startKeyService({
@@ -137,6 +174,12 @@ async function main(argv: string[]): Promise<void> {
     kubeLatencyMs: flags.kubeLatencyMs,
     kmsLatencyMs: flags.kmsLatencyMs,
     statsUrl: `http://127.0.0.1:${(stats.address() as AddressInfo).port}/stats`,
+    ...(snp
+      ? {
+          snpPkiDir: snp.pkiDir,
+          snpCertCache: snp.certCache ? { namespace: SNP_CERT_CACHE_NAMESPACE, name: SNP_CERT_CACHE_CONFIGMAP, keys: [SNP_CERT_CACHE_ASK_KEY, SNP_CERT_CACHE_ARK_KEY] } : null,
+        }
+      : {}),
   };
   const line = JSON.stringify(info);
   if (flags.infoFile) {

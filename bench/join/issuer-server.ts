@@ -15,7 +15,18 @@
  * the issuer, not the server, the bottleneck. The verifier caches nothing per
  * AK, so the server's work is the same.
  *
+ * `--variant azure-sev-snp | aws-sev-snp | gcp-sev-snp` (with `--pki-dir`, the
+ * synthetic AMD PKI the server's attestation config trusts; created there when
+ * missing): --aks SoftwareSnpIssuers (src/workers/attestation/snp/issuer), one
+ * per AK, used round robin. All of them are one chip of that PKI (same VCEK /
+ * VLEK), so after the first join the server's chain cache knows it and a join
+ * costs the report's P-384 verification, not the AMD chain (as for a cluster
+ * whose nodes run on chips seen before). azure: the HCL report is made once
+ * per AK (as on Azure, it does not carry the nonce); aws/gcp: a freshly
+ * signed report per document. Such an issuer also answers `dummy`.
+ *
  *   node dist/bench/join/issuer-server.js [--host 127.0.0.1] [--port 0] [--processes 1] [--aks 8]
+ *        [--variant qemu-vtpm] [--pki-dir DIR]
  *
  * prints one line `{"url":"http://127.0.0.1:PORT/issue","pid":…}` on stdout once it listens.
  */
@@ -24,6 +35,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { isSnpVariant, loadOrCreateSyntheticAmdPki, SNP_VARIANTS, SoftwareSnpIssuer, type SnpVariant, type SyntheticAmdPki } from '../../src/workers/attestation/snp/issuer/index.js';
 import { encodeVtpmDocument } from '../../src/workers/attestation/vtpm/envelope.js';
 import { SoftwareTpmIssuer } from '../../src/workers/attestation/vtpm/issuer/index.js';
 
@@ -31,26 +43,74 @@ export const MAX_BODY_BYTES = 4096;
 /** Nonce and user data: 1 to 64 bytes (the service uses 32-byte nonces and SHA-256 user data). */
 export const MAX_HEX_BYTES = 64;
 
-export const ISSUER_VARIANTS = ['qemu-vtpm', 'dummy'] as const;
+/** Every variant the issuer can make documents for (one issuer: its --variant and dummy). */
+export const ISSUER_VARIANTS = ['qemu-vtpm', 'dummy', ...SNP_VARIANTS] as const;
 export type IssuerVariant = (typeof ISSUER_VARIANTS)[number];
+/** What a default (qemu-vtpm) issuer answers. */
+export const DEFAULT_ACCEPTED: readonly IssuerVariant[] = ['qemu-vtpm', 'dummy'];
 
-export type IssueFn = (variant: IssuerVariant, nonce: Buffer, userData: Buffer) => Uint8Array;
+export function isIssuerVariant(v: string): v is IssuerVariant {
+  return (ISSUER_VARIANTS as readonly string[]).includes(v);
+}
+
+export type IssueFn = ((variant: IssuerVariant, nonce: Buffer, userData: Buffer) => Uint8Array) & {
+  /** The variants this issuer answers (others: 400). */
+  accepted?: readonly IssuerVariant[];
+};
 
 export class BadRequest extends Error {}
 
-/** Documents like `joinservice issue`, with `aks` software TPMs used round robin for qemu-vtpm. */
-export function createIssue(aks = 8): IssueFn {
-  // RSA key generation happens here, before the server listens, not during a measured run.
-  const tpms = Array.from({ length: aks }, () => new SoftwareTpmIssuer({ akType: 'rsa' }));
-  let next = 0;
-  return (variant, nonce, userData) => {
-    if (variant === 'qemu-vtpm') {
-      const t = tpms[next]!;
-      next = (next + 1) % tpms.length;
-      return encodeVtpmDocument(t.issue(userData, nonce));
-    }
-    return Buffer.from(JSON.stringify({ UserData: userData.toString('base64'), Nonce: nonce.toString('base64') }));
-  };
+export interface IssueOptions {
+  /** The variant of the documents (besides dummy); default qemu-vtpm. */
+  variant?: IssuerVariant;
+  /** SEV-SNP: the synthetic AMD PKI (required for the SNP variants unless `pkiDir` is given). */
+  pki?: SyntheticAmdPki;
+  /** SEV-SNP: directory of the synthetic AMD PKI (loaded, or created when missing). */
+  pkiDir?: string;
+}
+
+function dummyDocument(nonce: Buffer, userData: Buffer): Uint8Array {
+  return Buffer.from(JSON.stringify({ UserData: userData.toString('base64'), Nonce: nonce.toString('base64') }));
+}
+
+/**
+ * Documents like `joinservice issue`: `aks` software TPMs (qemu-vtpm) or
+ * software SNP issuers (one per AK, SEV-SNP variants) used round robin, and
+ * dummy documents.
+ */
+export function createIssue(aks = 8, o: IssueOptions = {}): IssueFn {
+  const variant = o.variant ?? 'qemu-vtpm';
+  let issue: IssueFn;
+  if (isSnpVariant(variant)) {
+    const pki = o.pki ?? (o.pkiDir !== undefined ? loadOrCreateSyntheticAmdPki(o.pkiDir) : undefined);
+    if (!pki) throw new Error(`--variant ${variant} needs --pki-dir (the synthetic AMD PKI the server's attestation config trusts)`);
+    // RSA key generation (and for azure the HCL report) happens here, before the server listens.
+    const snp = Array.from({ length: aks }, () => new SoftwareSnpIssuer({ variant: variant as SnpVariant, pki }));
+    // The first document of each issuer builds its per-VM state (azure: the HCL report); do it now.
+    for (const s of snp) s.issue(new Uint8Array(32), new Uint8Array(32));
+    let next = 0;
+    issue = (v, nonce, userData) => {
+      if (v === 'dummy') return dummyDocument(nonce, userData);
+      const s = snp[next]!;
+      next = (next + 1) % snp.length;
+      return s.issue(userData, nonce);
+    };
+  } else if (variant === 'qemu-vtpm' || variant === 'dummy') {
+    const tpms = variant === 'qemu-vtpm' ? Array.from({ length: aks }, () => new SoftwareTpmIssuer({ akType: 'rsa' })) : [];
+    let next = 0;
+    issue = (v, nonce, userData) => {
+      if (v === 'qemu-vtpm') {
+        const t = tpms[next]!;
+        next = (next + 1) % tpms.length;
+        return encodeVtpmDocument(t.issue(userData, nonce));
+      }
+      return dummyDocument(nonce, userData);
+    };
+  } else {
+    throw new Error(`the issuer has no documents for ${String(variant)}`);
+  }
+  issue.accepted = variant === 'dummy' ? ['dummy'] : [variant, 'dummy'];
+  return issue;
 }
 
 function hexField(body: Record<string, unknown>, name: string): Buffer {
@@ -60,8 +120,8 @@ function hexField(body: Record<string, unknown>, name: string): Buffer {
   return Buffer.from(v, 'hex');
 }
 
-/** Validates a request body; throws BadRequest. */
-export function parseIssueRequest(text: string): { variant: IssuerVariant; nonce: Buffer; userData: Buffer } {
+/** Validates a request body against the issuer's variants (default: qemu-vtpm, dummy); throws BadRequest. */
+export function parseIssueRequest(text: string, accepted: readonly IssuerVariant[] = DEFAULT_ACCEPTED): { variant: IssuerVariant; nonce: Buffer; userData: Buffer } {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -70,8 +130,8 @@ export function parseIssueRequest(text: string): { variant: IssuerVariant; nonce
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('body must be a JSON object');
   const b = body as Record<string, unknown>;
-  if (typeof b['variant'] !== 'string' || !(ISSUER_VARIANTS as readonly string[]).includes(b['variant'])) {
-    throw new BadRequest(`variant must be one of ${ISSUER_VARIANTS.join(', ')}`);
+  if (typeof b['variant'] !== 'string' || !(accepted as readonly string[]).includes(b['variant'])) {
+    throw new BadRequest(`variant must be one of ${accepted.join(', ')} (this issuer's)`);
   }
   return { variant: b['variant'] as IssuerVariant, nonce: hexField(b, 'nonce'), userData: hexField(b, 'userData') };
 }
@@ -118,7 +178,7 @@ export function issuerHandler(issue: IssueFn, stats = { issued: 0, rejected: 0 }
       if (tooLarge) return;
       let doc: Uint8Array;
       try {
-        const r = parseIssueRequest(Buffer.concat(chunks).toString('utf8'));
+        const r = parseIssueRequest(Buffer.concat(chunks).toString('utf8'), issue.accepted ?? DEFAULT_ACCEPTED);
         doc = issue(r.variant, r.nonce, r.userData);
       } catch (err) {
         stats.rejected++;
@@ -133,8 +193,9 @@ export function issuerHandler(issue: IssueFn, stats = { issued: 0, rejected: 0 }
   };
 }
 
-export function startIssuerServer(o: { host: string; port: number; aks: number }): Promise<Server> {
-  const server = createServer({ keepAliveTimeout: 120_000 }, issuerHandler(createIssue(o.aks)));
+export function startIssuerServer(o: { host: string; port: number; aks: number; variant?: IssuerVariant; pkiDir?: string }): Promise<Server> {
+  const issue = createIssue(o.aks, { ...(o.variant ? { variant: o.variant } : {}), ...(o.pkiDir !== undefined ? { pkiDir: o.pkiDir } : {}) });
+  const server = createServer({ keepAliveTimeout: 120_000 }, issuerHandler(issue));
   server.maxConnections = 100_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -156,8 +217,16 @@ async function main(argv: string[]): Promise<void> {
     .option('--port <port>', 'listen port (0: any free port)', intOption(0, 65535), 0)
     .option('--processes <n>', 'issuer processes sharing the port (node:cluster)', intOption(1, 64), 1)
     .option('--aks <n>', 'attestation keys per process, used round robin', intOption(1, 1024), 8)
+    .option('--variant <variant>', `documents of this variant (and dummy): ${ISSUER_VARIANTS.join(', ')}`, (v: string) => {
+      if (!isIssuerVariant(v)) throw new InvalidArgumentError(`one of ${ISSUER_VARIANTS.join(', ')}`);
+      return v;
+    }, 'qemu-vtpm')
+    .option('--pki-dir <dir>', 'SEV-SNP variants: the synthetic AMD PKI (created when missing)')
     .parse(argv, { from: 'user' })
-    .opts<{ host: string; port: number; processes: number; aks: number }>();
+    .opts<{ host: string; port: number; processes: number; aks: number; variant: IssuerVariant; pkiDir?: string }>();
+  if (isSnpVariant(flags.variant) && flags.pkiDir === undefined) throw new InvalidArgumentError(`--variant ${flags.variant} needs --pki-dir`);
+  // Create the PKI once in the primary (seconds of RSA-4096 derivation), so forked workers only load it.
+  if (flags.pkiDir !== undefined && cluster.isPrimary) loadOrCreateSyntheticAmdPki(flags.pkiDir);
 
   if (flags.processes > 1 && cluster.isPrimary) {
     let ready = 0;

@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,6 +23,7 @@ import { deltaBy, metricBy, metricSum, type Sample } from './prometheus.js';
 import { evaluateTargets, renderMarkdown, renderTerminalSummary } from './report.js';
 import type { BenchReport, BenchSettings, FloorResult, PoolRun, ServerFigures } from './results.js';
 import { procUsage, scrape, serveSupportsMetrics, startServer, type RunningServer } from './server.js';
+import { digestServerLog } from './server-log.js';
 import { joinedTimeline, joinsPerSecond, ratio, round, summarizeLatencies } from './stats.js';
 import { renderChart } from './svg.js';
 
@@ -90,7 +91,7 @@ function collect(v: string, prev: string[]): string[] {
 export function parseFlags(argv: string[]): Flags {
   const cmd = new Command('bench')
     .description('join throughput and latency under autoscaling bursts, as ratios to the crypto floor (bench/README.md)')
-    .option('--variant <variant>', 'attestation variant (qemu-vtpm, dummy)', 'qemu-vtpm')
+    .option('--variant <variant>', `attestation variant (${BENCH_VARIANTS.join(', ')})`, 'qemu-vtpm')
     .option('--nodes <n>', `nodes per run (default ${FULL.nodes}, --quick ${QUICK.nodes})`, intArg(1, 1_000_000))
     .option('--arrival <pattern>', 'burst | window:<duration> (e.g. window:60s) | rate:<nodes/s> (e.g. rate:50)', 'burst')
     .option('--pools <list>', 'worker pool sizes to compare (0 = inline on the main thread)', poolsArg, [0, 1, 2])
@@ -121,11 +122,32 @@ export function parseFlags(argv: string[]): Flags {
   const f = cmd.opts<Flags>();
   try {
     arrivalArgs(f.arrival);
+    checkBenchVariant(f.variant);
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(2);
   }
   return f;
+}
+
+/** The variants the join benchmark can run end to end. */
+export const BENCH_VARIANTS = ['qemu-vtpm', 'dummy', 'azure-sev-snp', 'aws-sev-snp'] as const;
+
+/** Throws a usage error for a variant the benchmark cannot run (with the reason). */
+export function checkBenchVariant(variant: string): void {
+  if ((BENCH_VARIANTS as readonly string[]).includes(variant)) return;
+  if (variant === 'gcp-sev-snp') {
+    throw new Error(
+      '--variant gcp-sev-snp is not supported by the join benchmark: its validator takes the trusted AK from the GCE Compute API ' +
+        '(getShieldedInstanceIdentity, with an OAuth token from the GCE metadata server), and joinservice serve has no flag to point it at a ' +
+        'fake GCE endpoint, so every join would fail at that lookup. Its crypto floor runs alone: node dist/bench/micro/join-floor.js --variant gcp-sev-snp',
+    );
+  }
+  throw new Error(`--variant must be one of ${BENCH_VARIANTS.join(', ')} (no issuer for ${JSON.stringify(variant)})`);
+}
+
+export function isSnpBenchVariant(variant: string): boolean {
+  return variant === 'azure-sev-snp' || variant === 'aws-sev-snp' || variant === 'gcp-sev-snp';
 }
 
 function quoteArg(a: string): string {
@@ -258,6 +280,8 @@ interface Context {
   issuerUrl: string;
   metrics: boolean;
   stateDir: string;
+  /** SEV-SNP: the synthetic AMD PKI shared by the issuer, the backends and the floor. */
+  pkiDir: string | undefined;
   progress: ProgressDisplay;
   say: (s: string) => void;
 }
@@ -277,6 +301,7 @@ async function startBackends(ctx: Context, pool: number): Promise<{ proc: Proc; 
       String(ctx.flags.kubeLatencyMs),
       '--kms-latency-ms',
       String(ctx.flags.kmsLatencyMs),
+      ...(ctx.pkiDir ? ['--pki-dir', ctx.pkiDir] : []),
     ],
     { onStdout: lines.emit, logStdout: true, logFile: path.join(ctx.logDir, `backends-pool${pool}.log`) },
   );
@@ -397,6 +422,10 @@ async function runPool(ctx: Context, pool: number): Promise<PoolRun> {
     await Promise.all(stops);
     if (backends) await backends.proc.stop(10_000);
     run.files = relFiles();
+    if (server) {
+      const text = await readFile(files['serverLog']!, 'utf8').catch(() => '');
+      run.serverLog = digestServerLog(text, { snp: isSnpBenchVariant(flags.variant) });
+    }
   }
   return run;
 }
@@ -404,9 +433,9 @@ async function runPool(ctx: Context, pool: number): Promise<PoolRun> {
 async function runFloor(ctx: Context): Promise<{ floor: FloorResult | null; error?: string }> {
   if (!ctx.flags.floor) return { floor: null, error: 'skipped (--no-floor)' };
   if (!existsSync(FLOOR_JS)) return { floor: null, error: `${path.relative(REPO, FLOOR_JS)} does not exist yet` };
-  ctx.say(`crypto floor: node ${path.relative(REPO, FLOOR_JS)} --variant ${ctx.flags.variant} --json${ctx.flags.quick ? ' --quick' : ''} …`);
+  ctx.say(`crypto floor: node ${path.relative(REPO, FLOOR_JS)} --variant ${ctx.flags.variant} --json${ctx.flags.quick ? ' --quick' : ''}${ctx.pkiDir ? ' --pki-dir …' : ''} …`);
   const stdout: string[] = [];
-  const proc = spawnProc('floor', NODE, [FLOOR_JS, '--variant', ctx.flags.variant, '--json', ...(ctx.flags.quick ? ['--quick'] : [])], {
+  const proc = spawnProc('floor', NODE, [FLOOR_JS, '--variant', ctx.flags.variant, '--json', ...(ctx.flags.quick ? ['--quick'] : []), ...(ctx.pkiDir ? ['--pki-dir', ctx.pkiDir] : [])], {
     onStdout: (l) => stdout.push(l),
     logStdout: true,
     logFile: path.join(ctx.logDir, 'floor.log'),
@@ -476,11 +505,32 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', interrupted);
 
   say(`logs: ${path.relative(process.cwd(), logDir) || logDir}`);
+  const stateDir = path.resolve(flags.stateDir ?? path.join(REPO, '.state/bench', flags.variant));
+  const snp = isSnpBenchVariant(flags.variant);
+  // One synthetic AMD PKI for the issuer (signs), the backends (config + cert cache) and the floor; created by the issuer on first use.
+  const pkiDir = snp ? path.join(stateDir, 'amd-pki') : undefined;
+  if (snp) {
+    notes.push(
+      `${flags.variant}: documents from the software SNP issuer (src/workers/attestation/snp/issuer) signed by the synthetic AMD PKI in ` +
+        `${path.relative(REPO, pkiDir!)}, which the attestation config trusts (amdRootKey = its ARK); all ${flags.issuerAks} AKs are one chip, so the server's ` +
+        'chain cache knows it after the first join (a join costs the report\'s P-384 verify, not the AMD chain). The emulator is seeded with ' +
+        'kube-system/sev-snp-cert-cache and every node sends its VCEK/VLEK: AMD KDS is not needed (each run\'s server log is checked for it: "AMD certificates").',
+    );
+  }
   const issuerLines = new Lines();
   const issuer = spawnProc(
     'issuer',
     NODE,
-    [path.join(DIST, 'bench/join/issuer-server.js'), '--processes', String(flags.issuerProcesses), '--aks', String(flags.issuerAks)],
+    [
+      path.join(DIST, 'bench/join/issuer-server.js'),
+      '--processes',
+      String(flags.issuerProcesses),
+      '--aks',
+      String(flags.issuerAks),
+      '--variant',
+      flags.variant,
+      ...(pkiDir ? ['--pki-dir', pkiDir] : []),
+    ],
     { onStdout: issuerLines.emit, logStdout: true, logFile: path.join(logDir, 'issuer.log') },
   );
   const runs: PoolRun[] = [];
@@ -506,7 +556,8 @@ export async function main(argv: string[]): Promise<number> {
       profDir,
       issuerUrl,
       metrics,
-      stateDir: path.resolve(flags.stateDir ?? path.join(REPO, '.state/bench', flags.variant)),
+      stateDir,
+      pkiDir,
       progress,
       say,
     };

@@ -118,6 +118,89 @@ export function machineLine(report: BenchReport): string {
   return `${m.cores} × ${m.cpuModel}, ${(m.totalMemBytes / 2 ** 30).toFixed(1)} GiB, ${m.platform} ${m.kernel}, Node ${m.nodeVersion}, ${m.goVersion}`;
 }
 
+function isSnpVariant(variant: string): boolean {
+  return /-sev-snp$/.test(variant);
+}
+
+export interface LoopComparisonRow {
+  pool: number;
+  /** Event-loop delay p99 / max in the measured window (ms); null without metrics. */
+  p99: number | null;
+  max: number | null;
+  /** p99 ÷ the inline run's p99. */
+  p99ToInline: number | null;
+  cpuMsPerJoin: number | null;
+  cpuToFloor: number | null;
+}
+
+/**
+ * "Does verification still stall the event loop?": the event-loop delay p99
+ * of every run next to the inline run's (pool 0, verification on the main
+ * thread), and CPU per join ÷ floor. Undefined without an inline run and a
+ * run with a pool (nothing to put side by side).
+ */
+export function loopComparison(report: Pick<BenchReport, 'runs'>): { inline: LoopComparisonRow; pooled: LoopComparisonRow[] } | undefined {
+  const ok = report.runs.filter((r) => r.load !== undefined && r.load.joined > 0);
+  const inlineRun = ok.find((r) => r.pool === 0);
+  const pooledRuns = ok.filter((r) => r.pool > 0);
+  if (!inlineRun || pooledRuns.length === 0) return undefined;
+  const inlineP99 = inlineRun.server?.eventLoopDelayMs?.p99 ?? null;
+  const row = (r: PoolRun): LoopComparisonRow => {
+    const p99 = r.server?.eventLoopDelayMs?.p99 ?? null;
+    return {
+      pool: r.pool,
+      p99,
+      max: r.server?.eventLoopDelayMs?.max ?? null,
+      p99ToInline: p99 !== null && inlineP99 !== null && inlineP99 > 0 ? Math.round((p99 / inlineP99) * 1000) / 1000 : null,
+      cpuMsPerJoin: r.server?.cpuMsPerJoin ?? null,
+      cpuToFloor: r.ratios.cpuToFloor,
+    };
+  };
+  return { inline: row(inlineRun), pooled: pooledRuns.map(row) };
+}
+
+/** One sentence per pooled run: its p99 against inline and the target. */
+function loopVerdict(c: NonNullable<ReturnType<typeof loopComparison>>, r: LoopComparisonRow): string {
+  if (r.p99 === null || c.inline.p99 === null) return `pool ${r.pool}: not measured (no event-loop metric)`;
+  const vs = r.p99 < c.inline.p99 ? 'lower than' : r.p99 > c.inline.p99 ? 'higher than' : 'equal to';
+  const target = r.p99 <= TARGET_EVENT_LOOP_P99_MS ? `within the ${TARGET_EVENT_LOOP_P99_MS} ms target` : `above the ${TARGET_EVENT_LOOP_P99_MS} ms target`;
+  return `pool ${r.pool}: p99 ${fmtMs(r.p99)}, ${vs} inline (${fmtMs(c.inline.p99)}, ${fmtRatio(r.p99ToInline)}), ${target}`;
+}
+
+function snpRunLine(r: PoolRun): string {
+  const d = r.serverLog;
+  if (!d) return `pool ${r.pool}: no server log`;
+  const cache = d.snpCertCache ? `cert cache from ${d.snpCertCache.source}${d.snpCertCache.persisted ? '' : ' (not persisted)'}` : 'no "Using the SEV-SNP certificate chain cache" line';
+  const kds = d.kdsMentions ? `${d.kdsMentions} log lines mention AMD KDS (first: ${d.firstKdsMention ?? '?'})` : 'no log line mentions AMD KDS';
+  return `pool ${r.pool}: ${cache}; ${kds}`;
+}
+
+/** The SEV-SNP certificate facts of the runs: one line when every run agrees, else one per run. */
+export function snpCertificateLines(report: Pick<BenchReport, 'runs'>): string[] {
+  const withLog = report.runs.filter((r) => r.serverLog);
+  const first = withLog[0]?.serverLog;
+  const uniform =
+    first !== undefined &&
+    withLog.length === report.runs.length &&
+    withLog.every((r) => r.serverLog!.snpCertCache?.source === first.snpCertCache?.source && r.serverLog!.snpCertCache?.persisted === first.snpCertCache?.persisted && !r.serverLog!.kdsMentions);
+  if (uniform && first.snpCertCache) {
+    return [`AMD certificates: every run's server took the ASK from the cert-cache ConfigMap (source ${first.snpCertCache.source}); no server log line mentions AMD KDS`];
+  }
+  return report.runs.map((r) => `AMD certificates: ${snpRunLine(r)}`);
+}
+
+function problemsLine(r: PoolRun): string | undefined {
+  const d = r.serverLog;
+  if (!d) return undefined;
+  const total = Object.values(d.problems).reduce((a, b) => a + b, 0);
+  if (total === 0) return undefined;
+  const by = Object.entries(d.problems)
+    .sort((a, b) => b[1] - a[1])
+    .map(([m, n]) => `${m} ×${n}`)
+    .join(', ');
+  return `pool ${r.pool} server log: ${total} WARN/ERROR (${by}); first: ${d.examples[0] ?? '?'}`;
+}
+
 function targetMark(t: TargetCheck): string {
   return t.status === 'met' ? '✅ met' : t.status === 'not met' ? '❌ not met' : '➖ not evaluated';
 }
@@ -186,6 +269,45 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
     ),
   );
   L.push('');
+  const cmp = loopComparison(report);
+  if (cmp) {
+    L.push(`## ${isSnpVariant(report.variant) ? 'SEV-SNP verification' : 'Verification'} and the event loop: pool vs inline`);
+    L.push('');
+    L.push(
+      'Event-loop delay of the main thread in the measured window with verification in the worker pool, next to pool 0 ' +
+        '(`--workers 0`: every verification on the main thread), and the server CPU per join ÷ the crypto floor' +
+        `${report.floor ? ` (${fmtNum(report.floor.floorMs, 3)} ms)` : ' (not measured)'}.`,
+    );
+    L.push('');
+    L.push(
+      ...table(
+        ['pool', 'verification on', 'event loop p99', 'p99 ÷ inline', 'event loop max', 'CPU ms/join', 'CPU ÷ floor'],
+        [cmp.inline, ...cmp.pooled].map((r) => [
+          poolLabel(r.pool),
+          r.pool === 0 ? 'main thread' : `${r.pool} worker${r.pool === 1 ? '' : 's'}`,
+          fmtMs(r.p99),
+          r.pool === 0 ? '1.00×' : fmtRatio(r.p99ToInline),
+          fmtMs(r.max),
+          fmtNum(r.cpuMsPerJoin, 2),
+          fmtRatio(r.cpuToFloor),
+        ]),
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
+      ),
+    );
+    L.push('');
+    for (const r of cmp.pooled) L.push(`- ${loopVerdict(cmp, r)}.`);
+    L.push('');
+  }
+  if (isSnpVariant(report.variant)) {
+    for (const l of snpCertificateLines(report)) L.push(`${l}.`, '');
+  }
+  const problems = report.runs.map(problemsLine).filter((x): x is string => x !== undefined);
+  if (problems.length > 0) {
+    L.push('Server log warnings and errors:');
+    L.push('');
+    for (const p of problems) L.push(`- ${p.replace(/\|/g, '\\|')}`);
+    L.push('');
+  }
   const threadRuns = report.runs.filter((r) => r.server && Object.keys(r.server.threadsCpuMsPerJoin ?? {}).length > 0);
   if (threadRuns.length > 0) {
     L.push('Server CPU per join by thread (ms, from /proc/<pid>/task): `MainThread` is the event loop, `WorkerThread` the pool, `V8Worker` V8\'s GC and compiler helpers, `libuv-worker` the libuv thread pool.');
@@ -211,6 +333,13 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
           ['l', 'r', 'r', 'r'],
         ),
       );
+    }
+    const cold = (report.floor.informational ?? []).filter((p) => p.name.startsWith('cold chain'));
+    if (cold.length > 0) {
+      L.push('');
+      L.push('The floor assumes a known chip (the worker\'s SEV-SNP chain cache holds its verified chain); once per new chip and worker thread, informational:');
+      L.push('');
+      L.push(...table(['not in the floor', 'µs once'], cold.map((p) => [p.name, fmtNum(p.usEach, 1)]), ['l', 'r']));
     }
   } else {
     L.push(`Crypto floor: not measured (${report.floorError ?? 'unknown reason'}).`);
@@ -277,8 +406,19 @@ export function renderTerminalSummary(report: BenchReport, files: string[]): str
   }
   const errs = report.runs.filter((r) => r.error || (r.load && Object.keys(r.load.errorsByCause).length > 0));
   for (const r of errs) L.push(`pool ${r.pool}: ${r.error ?? `errors ${fmtErrors(r.load?.errorsByCause)}`}`);
+  for (const r of report.runs) {
+    const p = problemsLine(r);
+    if (p) L.push(p.length > 300 ? `${p.slice(0, 297)}...` : p);
+  }
   L.push('');
   L.push(report.floor ? `crypto floor: ${fmtNum(report.floor.floorMs, 3)} ms CPU per join` : `crypto floor: not measured (${report.floorError ?? 'unknown'})`);
+  const cmp = loopComparison(report);
+  if (cmp) {
+    const cell = (r: LoopComparisonRow) => (r.pool === 0 ? `inline ${fmtMs(r.p99)}` : `pool ${r.pool} ${fmtMs(r.p99)} (${fmtRatio(r.p99ToInline)})`);
+    L.push(`event loop p99, pool vs inline: ${[cmp.inline, ...cmp.pooled].map(cell).join(' | ')}`);
+    L.push(`CPU/join ÷ floor: ${[cmp.inline, ...cmp.pooled].map((r) => `${r.pool === 0 ? 'inline' : `pool ${r.pool}`} ${fmtRatio(r.cpuToFloor)}`).join(' | ')}`);
+  }
+  if (isSnpVariant(report.variant)) L.push(...snpCertificateLines(report));
   for (const t of report.targets) {
     L.push(`${t.status === 'met' ? 'MET    ' : t.status === 'not met' ? 'NOT MET' : 'n/a    '}  ${t.text}`);
     L.push(`         ${t.detail}`);

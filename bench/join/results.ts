@@ -1,4 +1,5 @@
 /** The join benchmark's result document (`bench/results/<date>-<variant>.json`). */
+import type { ServerLogDigest } from './server-log.js';
 import type { LatencySummary } from './stats.js';
 
 export interface MachineInfo {
@@ -26,6 +27,8 @@ export interface FloorResult {
   cpu?: string;
   primitives?: FloorPrimitive[];
   designCosts?: unknown[];
+  /** Rows in neither total (key imports, the SEV-SNP cold chain, …); older floors lack it. */
+  informational?: FloorPrimitive[];
   notes?: string[];
 }
 
@@ -97,6 +100,8 @@ export interface PoolRun {
     throughputToInline: number | null;
   };
   files: Record<string, string>;
+  /** The server log of the run: WARN/ERROR by message; SEV-SNP: the cert-cache source and KDS mentions (server-log.ts). */
+  serverLog?: ServerLogDigest;
 }
 
 export type TargetStatus = 'met' | 'not met' | 'not evaluated';

@@ -6,10 +6,17 @@
  * denominator of the benchmark's headline ratio "server CPU per join ÷ floor".
  *
  *   node_modules/.bin/tsc -p tsconfig.build.json
- *   node_modules/.bin/node dist/bench/micro/join-floor.js [--variant qemu-vtpm|dummy] [--rounds N] [--quick] [--json]
+ *   node_modules/.bin/node dist/bench/micro/join-floor.js [--variant qemu-vtpm|dummy|azure-sev-snp|aws-sev-snp|gcp-sev-snp]
+ *        [--rounds N] [--quick] [--json] [--pki-dir DIR]
+ *
+ * `--pki-dir`: SEV-SNP variants, the synthetic AMD PKI directory (the join
+ * benchmark passes its own; default: $JOINSERVICE_SYNTHETIC_AMD_PKI_DIR, else
+ * derived in memory, a few seconds).
  *
  * `--quick`: 20 rounds, ≈ 5 s in all; default 40 rounds, ≈ 25 s. `--json`
- * prints only `{variant, node, cpu, floorMs, primitives, designCosts, notes}`.
+ * prints only `{variant, node, cpu, floorMs, primitives, designCosts,
+ * informational, notes}` (informational: the rows in neither total, e.g. the
+ * SEV-SNP cold chain).
  * Every row: warm-up, then N interleaved rounds (each round times every row
  * once, in rotating order, over a batch sized to an equal time slice); the
  * median µs per call is reported, with the rounds' IQR as a noise indicator.
@@ -81,6 +88,7 @@
  * The TLS rows are OpenSSL-internal; the handshake check covers them.
  */
 import crypto, {
+  constants,
   createCipheriv,
   createHmac,
   createPrivateKey,
@@ -115,6 +123,8 @@ import { sshCaFromSeed } from '../../src/main/ssh/ssh-ca.js';
 import { encodePem } from '../../src/shared/pem.js';
 import { variantOid, type VariantName } from '../../src/shared/variants.js';
 import { VERIFY_PROTOCOL_VERSION } from '../../src/shared/worker-protocol.js';
+import { defaultSyntheticAmdPki, loadOrCreateSyntheticAmdPki, SoftwareSnpIssuer, syntheticSnpAttestationConfig, type SnpVariant, type SyntheticAmdPki } from '../../src/workers/attestation/snp/issuer/index.js';
+import { SNP_SIGNATURE_OFFSET } from '../../src/workers/attestation/snp/report/attestation-report.js';
 import { decodeVtpmDocument, encodeVtpmDocument } from '../../src/workers/attestation/vtpm/envelope.js';
 import { defaultDevAttestationConfig, SoftwareTpmIssuer } from '../../src/workers/attestation/vtpm/issuer/index.js';
 import { Alg } from '../../src/workers/attestation/vtpm/tpm/tpm-alg.js';
@@ -132,6 +142,7 @@ import { buildCsr, freshKey, ip, OID_SAN, san } from '../../test/unit/support/ku
 const { values: flags } = parseArgs({
   options: {
     variant: { type: 'string', default: 'qemu-vtpm' },
+    'pki-dir': { type: 'string' },
     rounds: { type: 'string' },
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
@@ -409,14 +420,222 @@ interface VariantFloor {
   config: () => string;
   /** The document a node sends for `userData`/`nonce`, and the rows for verifying it. */
   prepare: (userData: Uint8Array, nonce: Uint8Array) => { document: Uint8Array; rows: Row[] };
+  /** Why the worker verify-certificate self-check cannot run for this variant (it is skipped, with this note). */
+  skipWorkerSelfCheck?: string;
+}
+
+let snpPkiCache: SyntheticAmdPki | undefined;
+/** The synthetic AMD PKI of the SEV-SNP rows (--pki-dir, else the process default). */
+function snpPki(): SyntheticAmdPki {
+  snpPkiCache ??= flags['pki-dir'] !== undefined ? loadOrCreateSyntheticAmdPki(flags['pki-dir']) : defaultSyntheticAmdPki();
+  return snpPkiCache;
 }
 
 /**
- * variant → its attestation primitives. To add one (e.g. the SEV-SNP
- * variants: ECDSA P-384 SHA-384 verification of the report with the VCEK,
- * whose VCEK→ASK→ARK chain is cached per chip and so not per join; TDX: the
- * quote's ECDSA P-256 signatures), build the document as a node does and list
- * what src/workers/attestation/<variant> verifies per join, with probes.
+ * An SEV-SNP variant (src/workers/attestation/snp/variants): the document of
+ * the software SNP issuer (a fresh node = a fresh RSA-2048 AK, on the PKI's
+ * one chip). Per join, for a KNOWN chip (the worker's chain cache, chain/
+ * chain-cache.ts, holds the verified VCEK/VLEK → ASK/ASVK → ARK chain and the
+ * imported VCEK/VLEK key after the chip's first join): the report's ECDSA
+ * P-384 SHA-384 signature, the variant's REPORT_DATA binding (azure: SHA-256
+ * of the HCL runtime data; aws: SHA-512 of the AK's SubjectPublicKeyInfo;
+ * gcp: extraData ‖ 0^32, no hash), and the vTPM part as for qemu-vtpm (nonce
+ * binding, where the quote nonce hashes the whole InstanceInfo; one RSA-2048
+ * quote verify; the PCR digest). The chain of a new chip is informational
+ * (`cold chain` rows): one RSA-4096 PSS verify of the VCEK/VLEK by a known
+ * ASK/ASVK, or two (and the ASK's) when nothing is remembered, plus the key
+ * imports. gcp-sev-snp's trusted AK comes from the GCE API (no crypto on our
+ * side but the PEM import); its self-check is skipped (no GCE API here).
+ */
+function snpFloor(variant: SnpVariant): VariantFloor {
+  return {
+    name: variant,
+    config: () => syntheticSnpAttestationConfig(variant, snpPki()),
+    ...(variant === 'gcp-sev-snp' ? { skipWorkerSelfCheck: 'its validator takes the trusted AK from the GCE Compute API (no fake endpoint here); the rows follow snp/variants/gcp-sev-snp.ts' } : {}),
+    prepare: (userData, nonce) => {
+      const pki = snpPki();
+      const issuer = new SoftwareSnpIssuer({ variant, pki });
+      const issued = issuer.issueDetailed(userData, nonce);
+      const document = issued.document;
+      const q = issued.vtpmDocument.attestation.quotes.find((x) => x?.pcrs?.hash === Alg.SHA256);
+      if (!q?.pcrs) throw new Error('issuer sent no SHA-256 quote');
+      const quoteSig = decodeTpmtSignature(q.rawSig).rsa!.signature;
+      const akPkcs1 = issuer.akPublicKey().export({ format: 'der', type: 'pkcs1' });
+      const akSpki = issuer.akPublicKey().export({ format: 'der', type: 'spki' });
+      const aks = freshPool(() => importRsa(akPkcs1));
+      const pcrConcat = Buffer.concat([...Array(24).keys()].map((i) => q.pcrs!.pcrs.get(i)!));
+      const nonceInput = Buffer.concat([userData, nonce]);
+      const quoteNonceInput = Buffer.concat([issued.instanceInfoBytes, issued.extraData]);
+      const report = issued.report.subarray(0, 0x4a0);
+      const signed = report.subarray(0, SNP_SIGNATURE_OFFSET);
+      // R and S little-endian in the report → big-endian r‖s (what report-signature.ts hands to verify).
+      const p1363 = Buffer.concat([Buffer.from(report.subarray(0x2a0, 0x2a0 + 48)).reverse(), Buffer.from(report.subarray(0x2e8, 0x2e8 + 48)).reverse()]);
+      const endorsement = issuer.endorsement;
+      const endorsementKey = endorsement.publicKey; // the chain cache keeps the imported key: not per join
+      if (!verify('sha384', signed, { key: endorsementKey, dsaEncoding: 'ieee-p1363' }, p1363)) throw new Error('SNP report signature slicing is wrong');
+      const signerName = endorsement.role === 'vlek' ? 'VLEK' : 'VCEK';
+      const intermediate = endorsement.role === 'vlek' ? pki.asvk : pki.ask;
+      const interName = endorsement.role === 'vlek' ? 'ASVK' : 'ASK';
+      const endorsementCert = parseCertificate(endorsement.der);
+      const intermediateCert = parseCertificate(intermediate.der);
+      const endorsementSpki = endorsement.publicKey.export({ format: 'der', type: 'spki' });
+      const intermediateSpki = intermediate.publicKey.export({ format: 'der', type: 'spki' });
+      const arkKey = pki.ark.publicKey;
+      const pss = (key: KeyObject) => ({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 });
+      const importSpki = (spki: Uint8Array): KeyObject => createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+      const verifyEndorsement = (askKey: KeyObject) => {
+        if (!verify('sha384', endorsementCert.tbs, pss(askKey), endorsementCert.signature.bytes)) throw new Error(`${signerName} signature does not verify`);
+      };
+      const verifyIntermediate = () => {
+        if (!verify('sha384', intermediateCert.tbs, pss(arkKey), intermediateCert.signature.bytes)) throw new Error(`${interName} signature does not verify`);
+      };
+      verifyEndorsement(intermediate.publicKey);
+      verifyIntermediate();
+      // The chain-cache key (chain-cache.ts): SHA-256 over the certificates the node presented.
+      const presented = Buffer.concat(
+        [endorsement.der, ...(variant === 'azure-sev-snp' ? [pki.ask.der, pki.ark.der] : variant === 'gcp-sev-snp' ? [pki.ask.der] : [])].map((d) => Buffer.from(d)),
+      );
+      const w: ProbePath = 'worker verify-certificate';
+      const vs = 'snp/variants/snp-step.ts';
+      const rows: Row[] = [
+        {
+          name: 'SHA-256 extraData = SHA-256(userData ‖ nonce) (64 B)',
+          kind: 'floor',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: 'vtpm/tpm/nonce-binding.ts',
+          run: () => hash('sha256', nonceInput, 'buffer'),
+          probe: { path: w, ops: { 'hash:sha256': 1 } },
+        },
+        {
+          name: `SHA-256 quote nonce = SHA-256(InstanceInfo ‖ extraData) (${quoteNonceInput.length} B)`,
+          kind: 'floor',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: 'vtpm/tpm/nonce-binding.ts',
+          run: () => hash('sha256', quoteNonceInput, 'buffer'),
+          probe: { path: w, ops: { 'hash:sha256': 1 } },
+        },
+        {
+          name: "RSA-2048 PKCS#1 v1.5 SHA-256 verify: SHA-256 quote (first use of the node's AK)",
+          kind: 'floor',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: 'vtpm/tpm/verify-attestation.ts candidateLoop, verify-quote.ts',
+          before: aks.before,
+          run: () => verify('sha256', q.quote, aks.next(), quoteSig),
+          probe: { path: w, ops: { 'verify:rsa-2048:sha256': 1 } },
+        },
+        {
+          name: `SHA-256 PCR digest (24 PCRs, ${pcrConcat.length} B)`,
+          kind: 'floor',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: 'vtpm/tpm/verify-quote.ts pcrDigest',
+          run: () => hash('sha256', pcrConcat, 'buffer'),
+          probe: { path: w, ops: { 'hash:sha256': 1 } },
+        },
+        {
+          name: `ECDSA P-384 SHA-384 verify: SNP report signature (${signed.length} B; ${signerName} of a known chip, key cached)`,
+          kind: 'floor',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: 'snp/chain/report-signature.ts (key: chain/chain-cache.ts)',
+          run: () => verify('sha384', signed, { key: endorsementKey, dsaEncoding: 'ieee-p1363' }, p1363),
+          probe: { path: w, ops: { 'verify:ec-secp384r1:sha384': 1 } },
+        },
+        ...(variant === 'azure-sev-snp'
+          ? [
+              ((): Row => {
+                const runtimeData = issuer.runtimeData();
+                return {
+                  name: `SHA-256 of the HCL runtime data (${runtimeData.length} B) = REPORT_DATA[0:32]`,
+                  kind: 'floor',
+                  section: 'attestation',
+                  countPerJoin: 1,
+                  source: 'snp/azure/hcl-ak.ts',
+                  run: () => hash('sha256', runtimeData, 'buffer'),
+                  probe: { path: w, ops: { 'hash:sha256': 1 } },
+                };
+              })(),
+            ]
+          : variant === 'aws-sev-snp'
+            ? [
+                {
+                  name: `SHA-512 of the AK SubjectPublicKeyInfo (${akSpki.length} B) = REPORT_DATA`,
+                  kind: 'floor',
+                  section: 'attestation',
+                  countPerJoin: 1,
+                  source: 'snp/variants/aws-sev-snp.ts, snp-step.ts sha512',
+                  run: () => hash('sha512', akSpki, 'buffer'),
+                  probe: { path: w, ops: { 'hash:sha512': 1 } },
+                } satisfies Row,
+              ]
+            : []),
+        {
+          name: `SHA-256 chain-cache key over the presented certificates (${presented.length} B)`,
+          kind: 'design',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: 'snp/chain/chain-cache.ts snpChainCacheKey',
+          run: () => hash('sha256', presented, 'buffer'),
+          probe: { path: w, ops: { 'hash:sha256': 1 } },
+        },
+        {
+          name: "import of the node's AK (RSA-2048, new per node)",
+          kind: 'info',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: 'vtpm/tpm/tpmt-public.ts loadAk (JWK)',
+          run: () => importRsa(akPkcs1),
+          probe: { path: w, ops: { 'import:rsa-2048': 1 } },
+        },
+        // azure compares the runtime data's modulus/exponent bytes and aws exports the already imported AK: no second import; gcp imports the GCE API's PEM.
+        ...(variant === 'gcp-sev-snp'
+          ? [
+              {
+                name: 'import of the trusted AK from the GCE API (RSA-2048 SPKI)',
+                kind: 'info',
+                section: 'attestation',
+                countPerJoin: 1,
+                source: 'snp/variants/gcp-sev-snp.ts',
+                run: () => importSpki(akSpki),
+              } satisfies Row,
+            ]
+          : []),
+        {
+          name: `cold chain, new chip (${interName} known): import ${signerName} P-384 + RSA-4096 PSS SHA-384 verify of the ${signerName}`,
+          kind: 'info',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: `${vs} → chain/verify-chain.ts (once per chip and worker)`,
+          run: () => {
+            importSpki(endorsementSpki);
+            verifyEndorsement(intermediate.publicKey);
+          },
+        },
+        {
+          name: `cold chain, nothing remembered: imports of ${signerName} + ${interName}, 2 RSA-4096 PSS SHA-384 verifies (${signerName} by ${interName}, ${interName} by ARK)`,
+          kind: 'info',
+          section: 'attestation',
+          countPerJoin: 1,
+          source: `${vs} → chain/verify-chain.ts (once per ${interName} and worker; the ARK's self-signature once per config)`,
+          run: () => {
+            importSpki(endorsementSpki);
+            verifyEndorsement(importSpki(intermediateSpki));
+            verifyIntermediate();
+          },
+        },
+      ];
+      return { document, rows };
+    },
+  };
+}
+
+/**
+ * variant → its attestation primitives. To add one (e.g. TDX: the quote's
+ * ECDSA P-256 signatures), build the document as a node does and list what
+ * src/workers/attestation/<variant> verifies per join, with probes.
  */
 const VARIANT_FLOORS: Readonly<Record<string, VariantFloor>> = {
   'qemu-vtpm': {
@@ -485,6 +704,9 @@ const VARIANT_FLOORS: Readonly<Record<string, VariantFloor>> = {
       rows: [],
     }),
   },
+  'azure-sev-snp': snpFloor('azure-sev-snp'),
+  'aws-sev-snp': snpFloor('aws-sev-snp'),
+  'gcp-sev-snp': snpFloor('gcp-sev-snp'),
 };
 
 // ---- TLS 1.3 rows -----------------------------------------------------------------
@@ -890,6 +1112,10 @@ try {
     },
   };
   for (const [p, prepare] of Object.entries(paths) as [ProbePath, () => () => Promise<unknown>][]) {
+    if (p === 'worker verify-certificate' && variant.skipWorkerSelfCheck) {
+      notes.push(`self-check ${p}: skipped for ${variant.name}: ${variant.skipWorkerSelfCheck}`);
+      continue;
+    }
     await prepare()(); // steady state: validator, CA, SSH CA and discovery caches warm
     const counts = await countCryptoCalls(prepare());
     const expected = new Map<string, number>();
@@ -928,6 +1154,16 @@ try {
       "the constant discovery hash, Go's per-join SSH CA derivation, RNG, OpenSSL's SHA-1 of each parsed X.509, Kubernetes API TLS, " +
       'tls.createSecureContext per ClientHello (bench/micro/nonce-context.ts).',
     `design costs: ${designUs.toFixed(1)} µs/join (${((designUs / floorUs) * 100).toFixed(1)}% of the floor).`,
+    ...(variant.name.endsWith('-sev-snp')
+      ? [
+          `${variant.name}: the floor assumes a KNOWN chip: the worker's chain cache (snp/chain/chain-cache.ts) holds the verified VCEK/VLEK -> ASK/ASVK -> ARK chain ` +
+            'and the imported VCEK/VLEK key after the chip\'s first join, so a join verifies only the report\'s P-384 signature. A new chip costs the ' +
+            `informational "cold chain" rows once per chip and worker thread: ${info
+              .filter((r) => r.name.startsWith('cold chain'))
+              .map((r) => `${r.name}: ${r.usPerJoin.toFixed(1)} µs`)
+              .join('; ')}. No AMD KDS request is in the floor (the node sends its VCEK/VLEK; the ASK comes from the start-up cache).`,
+        ]
+      : []),
     `${rounds} interleaved rounds, medians; ${measureBudgetMs} ms timed; one thread; fresh per-join keys imported outside the timed batches.`,
   );
 
@@ -948,6 +1184,7 @@ try {
         floorMs: Math.round(floorUs) / 1000,
         primitives: floor.map(out),
         designCosts: design.map(out),
+        informational: [...info, ...negligible].map(out),
         notes,
       }),
     );

@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { MAX_BODY_BYTES, parseIssueRequest, startIssuerServer } from '../../bench/join/issuer-server.js';
+import { createIssue, issuerHandler, MAX_BODY_BYTES, parseIssueRequest, startIssuerServer } from '../../bench/join/issuer-server.js';
+import { createServer } from 'node:http';
+import { decodeSnpInstanceInfo } from '../../src/workers/attestation/snp/instance-info.js';
+import { defaultSyntheticAmdPki, syntheticSnpAttestationConfig } from '../../src/workers/attestation/snp/issuer/index.js';
+import { loadValidatorFactory } from '../../src/workers/attestation/registry.js';
 import { decodeVtpmDocument } from '../../src/workers/attestation/vtpm/envelope.js';
 
 const nonce = 'aa'.repeat(32);
@@ -47,3 +51,44 @@ test('issuer server: documents for qemu-vtpm and dummy, 400/404/405/413 otherwis
     await new Promise((r) => server.close(r));
   }
 });
+
+test('issue requests: an SEV-SNP issuer answers its variant and dummy only', () => {
+  const accepted = ['azure-sev-snp', 'dummy'] as const;
+  assert.equal(parseIssueRequest(JSON.stringify({ variant: 'azure-sev-snp', nonce, userData }), accepted).variant, 'azure-sev-snp');
+  assert.throws(() => parseIssueRequest(JSON.stringify({ variant: 'qemu-vtpm', nonce, userData }), accepted), /azure-sev-snp, dummy/);
+  assert.throws(() => createIssue(1, { variant: 'aws-sev-snp' }), /--pki-dir/);
+});
+
+for (const variant of ['azure-sev-snp', 'aws-sev-snp'] as const) {
+  test(`issuer ${variant}: documents round robin over the AKs, accepted by the variant's validator with the synthetic config`, async () => {
+    const pki = defaultSyntheticAmdPki();
+    const issue = createIssue(2, { variant, pki });
+    assert.deepEqual(issue.accepted, [variant, 'dummy']);
+    const n = Buffer.from(nonce, 'hex');
+    const u = Buffer.from(userData, 'hex');
+    const docs = [issue(variant, n, u), issue(variant, n, u), issue(variant, n, u)];
+    const aks = docs.map((d) => Buffer.from(decodeVtpmDocument(d).attestation.akPub).toString('hex'));
+    assert.notEqual(aks[0], aks[1], 'two AKs');
+    assert.equal(aks[0], aks[2], 'round robin');
+    const info = decodeSnpInstanceInfo(decodeVtpmDocument(docs[0]!).instanceInfo!);
+    assert.ok(info.reportSigner, 'the node sends its VCEK/VLEK: no KDS fetch');
+    const validator = (await loadValidatorFactory(variant))(syntheticSnpAttestationConfig(variant, pki));
+    for (const d of docs) {
+      const out = await validator.validate(d, n);
+      assert.deepEqual(Buffer.from(out.userData), u);
+    }
+
+    const server = createServer(issuerHandler(issue));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/issue`;
+      const post = (v: string) => fetch(url, { method: 'POST', body: JSON.stringify({ variant: v, nonce, userData }) });
+      assert.equal((await post(variant)).status, 200);
+      assert.equal((await post('dummy')).status, 200);
+      assert.equal((await post('qemu-vtpm')).status, 400);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+}
