@@ -1,21 +1,29 @@
 /**
- * Read-only access to the shared test vectors (`../shared/vectors` next to the
- * checkout, i.e. /work/shared/vectors; override with JOINSERVICE_VECTORS_DIR).
- * Missing vectors are a test failure, never a skip: every reader throws with
- * the path it looked for.
+ * Read-only access to the shared test vectors. `test/vectors/` is a verbatim,
+ * committed copy of the workspace's `../shared/vectors` (so a clean clone
+ * anywhere has them; test/unit/vectors-copy.test.ts fails if the copy ever
+ * differs from the original when that is present). Override with
+ * JOINSERVICE_VECTORS_DIR. Missing vectors are a test failure, never a skip:
+ * every reader throws with the path it looked for.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from './repo-root.js';
 
+/** The original shared vectors next to the checkout, when this workspace has them. */
+export function sharedVectorsDir(): string | undefined {
+  const dir = path.resolve(repoRoot(), '..', 'shared', 'vectors');
+  return existsSync(dir) ? dir : undefined;
+}
+
 /** Constellation's attestation test data, by its upstream repository path. */
 export const CONSTELLATION_ATTESTATION = 'constellation/internal/attestation';
 
 /** The vectors directory; throws when it does not exist. */
 export function vectorsDir(): string {
-  const dir = process.env.JOINSERVICE_VECTORS_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'vectors');
-  if (!existsSync(dir)) throw new Error(`test vectors not found at ${dir} (expected ../shared/vectors next to the checkout, or set JOINSERVICE_VECTORS_DIR)`);
+  const dir = process.env.JOINSERVICE_VECTORS_DIR ?? path.join(repoRoot(), 'test', 'vectors');
+  if (!existsSync(dir)) throw new Error(`test vectors not found at ${dir} (the committed copy of ../shared/vectors, or set JOINSERVICE_VECTORS_DIR)`);
   return dir;
 }
 
