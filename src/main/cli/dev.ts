@@ -6,7 +6,7 @@ import { assertVariantSupported } from '../../workers/attestation/registry.js';
 import { devVpcIpSource } from '../cloud/vpc-ip.js';
 import { AttestationConfigSource } from '../config/attestation-config-source.js';
 import { ConfigWatcher } from '../config/config-watcher.js';
-import { startDevCluster } from '../devcluster/dev-cluster.js';
+import { seedSnpCertCache, startDevCluster } from '../devcluster/dev-cluster.js';
 import { createKubernetesClient, DEFAULT_BURST, DEFAULT_QPS } from '../kubernetes/kubernetes-client.js';
 import { startKeyService } from '../keyservice/keyservice-server.js';
 import { KeyServiceClient } from '../kms/kms-client.js';
@@ -16,7 +16,7 @@ import { startMetricsServer, type ListenAddress } from '../metrics/metrics-serve
 import { startJoinService } from '../service/join-service.js';
 import { ensureDevState } from './dev-state.js';
 import { addLimitFlags, addMetricsFlag, intArg, limitsFrom } from './flags.js';
-import { formatListenAddress, readMeasurementSalt } from './serve.js';
+import { formatListenAddress, readMeasurementSalt, startSnpCertCache } from './serve.js';
 import { runService } from './run-service.js';
 import { closeOnSignals } from './shutdown.js';
 import { SERVICE_VERSION } from './version.js';
@@ -27,6 +27,7 @@ interface DevFlags {
   stateDir: string;
   attestationVariant: string;
   attestationConfig?: string;
+  snpPkiDir?: string;
   v: number;
   kubeQps: number;
   kubeBurst: number;
@@ -56,6 +57,8 @@ export interface DevInfo {
   version: string;
   /** `http://HOST:PORT/metrics` (wildcard address replaced by loopback); only with --metrics-listen. */
   metricsEndpoint?: string;
+  /** SEV-SNP variants: the synthetic AMD PKI (`joinservice issue --variant V --pki-dir <this>` makes documents the dev config accepts). */
+  snpPkiDir?: string;
 }
 
 export function devCommand(): Command {
@@ -66,6 +69,7 @@ export function devCommand(): Command {
     .option('--state-dir <dir>', 'where the master secret, salts and dev config live', '.state/dev')
     .option('--attestation-variant <variant>', 'attestation variant (qemu-vtpm: simulated nodes use `joinservice issue`)', 'qemu-vtpm')
     .option('--attestation-config <file>', 'use this attestation config instead of the generated one')
+    .option('--snp-pki-dir <dir>', 'SEV-SNP variants: the synthetic AMD PKI of the simulated nodes (created when missing; default <state-dir>/amd-pki)')
     .option('-v <level>', 'log level: <= -1 debug, 0 info, 1 warn, >= 2 error', intArg(-100, 100), 0)
     .option('--kube-qps <n>', 'client-side Kubernetes requests per second (as in serve)', intArg(1, 10_000), DEFAULT_QPS)
     .option('--kube-burst <n>', 'client-side Kubernetes request burst (as in serve)', intArg(1, 100_000), DEFAULT_BURST);
@@ -77,13 +81,24 @@ export function devCommand(): Command {
 async function dev(flags: DevFlags, log: Logger): Promise<void> {
   const variant = parseVariant(flags.attestationVariant);
   assertVariantSupported(variant);
-  const state = await ensureDevState(flags.stateDir, variant, flags.attestationConfig);
+  const state = await ensureDevState(flags.stateDir, variant, {
+    ...(flags.attestationConfig !== undefined ? { attestationConfig: flags.attestationConfig } : {}),
+    snpPkiDir: flags.snpPkiDir ?? path.join(flags.stateDir, 'amd-pki'),
+  });
   log.info('Constellation Node Join Service (dev)', { version: SERVICE_VERSION, attestationVariant: variant, stateDir: state.dir });
   const config = await AttestationConfigSource.load(state.attestationConfigPath, { variant });
   const measurementSalt = await readMeasurementSalt(state.measurementSaltPath);
 
   const cluster = await startDevCluster(state.dir);
+  // What a cluster has after its first join service started (§8.2): the cache below finds the synthetic chain and never asks AMD KDS.
+  if (state.snp?.certCache) seedSnpCertCache(cluster.emulator, state.snp.certCache);
   const kubernetes = await createKubernetesClient({ kubeconfigPath: cluster.kubeconfigPath, qps: flags.kubeQps, burst: flags.kubeBurst, log });
+  // azure-sev-snp / aws-sev-snp: the start-up certificate cache, as in serve.
+  const snpCertCache = await startSnpCertCache(variant, kubernetes, config, log).catch(async (err: unknown) => {
+    kubernetes.close();
+    await cluster.close();
+    throw err;
+  });
   const vpcIp = devVpcIpSource();
   const keyService = await startKeyService({ host: '127.0.0.1', port: 0, masterSecret: state.masterSecret, masterSalt: state.masterSalt, log });
   const kms = new KeyServiceClient({ endpoint: keyService.endpoint, log });
@@ -105,6 +120,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     log,
     ...(metrics ? { metrics } : {}),
   }).catch(async (err: unknown) => {
+    await snpCertCache?.stop();
     await keyService.close();
     await cluster.close();
     throw err;
@@ -138,6 +154,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
     pid: process.pid,
     version: SERVICE_VERSION,
     ...(metricsServer ? { metricsEndpoint: metricsServer.localUrl } : {}),
+    ...(state.snp ? { snpPkiDir: state.snp.pkiDir } : {}),
   };
   const infoPath = path.join(state.dir, 'dev-info.json');
   // Written atomically, only once the service accepts connections.
@@ -145,6 +162,7 @@ async function dev(flags: DevFlags, log: Logger): Promise<void> {
   await rename(`${infoPath}.tmp`, infoPath);
   log.info(`Starting join service on ${formatListenAddress(svc.address)}`, { devInfo: infoPath, workers: limits.workers });
   closeOnSignals(log, async () => {
+    await snpCertCache?.stop();
     await watcher.close();
     // A stale dev-info.json would point scripts at a dead endpoint.
     await rm(infoPath, { force: true });

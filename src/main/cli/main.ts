@@ -5,6 +5,7 @@ import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
 import { issueCommand } from './issue.js';
 import { inspectCommand } from './inspect.js';
+import { snpCommand } from './snp-verify-report.js';
 import { SERVICE_VERSION } from './version.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -16,7 +17,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addCommand(devCommand().exitOverride())
     .addCommand(verifyCommand().exitOverride())
     .addCommand(issueCommand().exitOverride())
-    .addCommand(inspectCommand().exitOverride());
+    .addCommand(inspectCommand().exitOverride())
+    .addCommand(snpCommand().exitOverride());
   try {
     await program.parseAsync(normalizeGoFlags(argv), { from: 'user' });
   } catch (err) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { KubernetesEmulator } from '../../emulator/kubernetes/index.js';
+import { SNP_CERT_CACHE_ARK_KEY, SNP_CERT_CACHE_ASK_KEY, SNP_CERT_CACHE_CONFIGMAP, SNP_CERT_CACHE_NAMESPACE } from '../snp/cert-cache.js';
 import { ensureDevClusterFiles, type DevClusterFiles } from './dev-cluster-files.js';
 
 /** What a Constellation bootstrapper stores for nodes to install (join-protocol.md §4 Step 9), for the dev cluster. */
@@ -48,4 +49,19 @@ export async function startDevCluster(stateDir: string): Promise<DevCluster> {
     await emulator.stop();
     throw err;
   }
+}
+
+/**
+ * Seeds the emulator with the `kube-system/sev-snp-cert-cache` ConfigMap
+ * (keys `ask` — the ASVK for aws-sev-snp — and `ark`, PEM), as a cluster has
+ * it after its first join service started: the start-up certificate cache
+ * (../snp/cert-cache.ts) then uses it and never asks AMD KDS.
+ */
+export function seedSnpCertCache(emulator: KubernetesEmulator, chain: { ask: string; ark: string }): void {
+  emulator.objects.configmaps.put({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: SNP_CERT_CACHE_CONFIGMAP, namespace: SNP_CERT_CACHE_NAMESPACE },
+    data: { [SNP_CERT_CACHE_ASK_KEY]: chain.ask, [SNP_CERT_CACHE_ARK_KEY]: chain.ark },
+  });
 }
