@@ -10,6 +10,7 @@ import { decodeQuoteAttest } from '../../workers/attestation/vtpm/tpm/tpms-attes
 import { decodeTpmtPublic } from '../../workers/attestation/vtpm/tpm/tpmt-public.js';
 import { decodeTpmtSignature } from '../../workers/attestation/vtpm/tpm/tpmt-signature.js';
 import type { VtpmDocument } from '../../workers/attestation/vtpm/types.js';
+import { describeSnpInstanceInfo, looksLikeSnpInstanceInfo } from './inspect-snp.js';
 import { readBounded } from './verify.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -92,11 +93,19 @@ export function describeDocument(bytes: Uint8Array, measurements?: Measurements)
     for (const e of parsed.events) perPcr[e.index] = (perPcr[e.index] ?? 0) + 1;
     return { bytes: a.eventLog.length, format: parsed.specIdAlgorithms ? 'crypto-agile' : 'legacy SHA-1', events: parsed.events.length, eventsPerPcr: perPcr };
   });
-  const instanceInfo = doc.instanceInfo === null ? null : Buffer.from(doc.instanceInfo).toString('utf8');
+  // SEV-SNP variants carry an snp.InstanceInfo (report, certificates, Azure/GCP extras): decode it instead of dumping the JSON.
+  const snp = looksLikeSnpInstanceInfo(doc.instanceInfo);
+  const instanceInfo =
+    doc.instanceInfo === null
+      ? null
+      : snp
+        ? { format: 'SEV-SNP InstanceInfo', bytes: doc.instanceInfo.length, sha256: createHash('sha256').update(doc.instanceInfo).digest('hex') }
+        : Buffer.from(doc.instanceInfo).toString('utf8');
   return {
-    format: 'vTPM attestation document',
+    format: snp ? 'vTPM attestation document with SEV-SNP InstanceInfo' : 'vTPM attestation document',
     userData: doc.userData ? hex(doc.userData) : null,
     instanceInfo,
+    ...(snp ? { sevSnp: describeSnpInstanceInfo(doc.instanceInfo) } : {}),
     ak: akInfo,
     akCertificate: a.akCert.length > 0 ? { bytes: a.akCert.length, sha256: createHash('sha256').update(a.akCert).digest('hex') } : null,
     teeAttestation: a.teeAttestation,
@@ -134,7 +143,9 @@ function formatText(d: Record<string, unknown>): string {
 
 export function inspectCommand(): Command {
   return new Command('inspect')
-    .description('pretty-print an attestation document: AK, quotes, PCRs (against --config), event log, instance info')
+    .description(
+      'pretty-print an attestation document: AK, quotes, PCRs (against --config), event log, instance info; SEV-SNP variants: the report (policy, TCBs, signer, …), certificates, Azure/GCP extras',
+    )
     .option('--config <file>', 'attestation config whose measurements are compared with the PCRs')
     .option('--json', 'machine-readable output')
     .argument('<document>', "the attestation document (the certificate extension's raw bytes)")
