@@ -1,11 +1,10 @@
 /**
  * The go-sev-guest validate.Options each SEV-SNP variant derives from its
- * attestation config, for the offline tools (`joinservice snp verify-report`).
- * Mirrors the literals in src/workers/attestation/snp/variants/*.ts (which do
- * not export a builder); keep the two in sync.
+ * attestation config, for the offline tools (`joinservice snp verify-report`):
+ * the validators' own builder, without the per-document REPORT_DATA binding.
  */
 import type { SnpPolicyCheck, SnpPolicyOptions } from '../../workers/attestation/snp/policy/validate-report.js';
-import type { SnpConfig, SnpVariantName } from '../../workers/attestation/snp/variants/snp-step.js';
+import { snpPolicyOptions, type SnpConfig, type SnpVariantName } from '../../workers/attestation/snp/variants/snp-step.js';
 
 export interface SnpPolicyOptionsResult {
   options: SnpPolicyOptions;
@@ -14,25 +13,18 @@ export interface SnpPolicyOptionsResult {
 }
 
 export function snpPolicyOptionsFor(variant: SnpVariantName, cfg: SnpConfig): SnpPolicyOptionsResult {
+  const options = snpPolicyOptions(variant, cfg);
   if (variant === 'azure-sev-snp') {
-    const fsc = cfg.firmwareSignerConfig!;
     return {
-      options: {
-        minimumTcb: cfg.minimumTcb,
-        minimumLaunchTcb: cfg.minimumTcb,
-        permitProvisionalFirmware: true,
-        trustedIdKeyHashes: fsc.acceptedKeyDigests,
-        requireIdBlock: fsc.enforcementPolicy === 'Equal',
-        vmpl: 0,
-      },
+      options,
       notes: [
         'azure-sev-snp: REPORT_DATA (HCL runtime data) and the ID key digest MAA fallback need the whole attestation document (joinservice verify)',
       ],
     };
   }
   return {
-    // aws-sev-snp / gcp-sev-snp: REPORT_DATA is the AK digest, unknown here.
-    options: { minimumLaunchTcb: cfg.minimumTcb, permitProvisionalFirmware: true, vmpl: 0 },
+    // aws-sev-snp / gcp-sev-snp: REPORT_DATA is bound to the AK / extraData, unknown here.
+    options,
     notes: [`${variant}: REPORT_DATA (the SHA-512 of the attestation key) needs the whole attestation document (joinservice verify); not compared`],
   };
 }

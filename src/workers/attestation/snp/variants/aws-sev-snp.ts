@@ -23,7 +23,7 @@ import type { ValidatorFactory } from '../../validator.js';
 import { loadAk, type AkVerificationKey } from '../../vtpm/tpm/tpmt-public.js';
 import type { VtpmDocument } from '../../vtpm/types.js';
 import type { AmdTrust } from '../chain/verify-chain.js';
-import { evidenceOptions, parseSnpConfig, sha512, SnpVtpmValidator, snpTrustOf, verifySnpEvidence, type SnpConfig, type SnpStepDependencies, type SnpStepResult, type SnpTrustedKeyStep } from './snp-step.js';
+import { evidenceOptions, parseSnpConfig, snpPolicyOptions, sha512, SnpVtpmValidator, snpTrustOf, verifySnpEvidence, type SnpConfig, type SnpStepDependencies, type SnpStepResult, type SnpTrustedKeyStep } from './snp-step.js';
 
 const WRAP = { outer: 'validating SNP report: ', instanceInfo: 'unmarshalling instance info', attestation: 'getting attestation with certs' };
 
@@ -65,7 +65,7 @@ export class AwsSevSnpStep implements SnpTrustedKeyStep {
     }
     const evidence = await verifySnpEvidence(
       doc.instanceInfo,
-      evidenceOptions('aws-sev-snp', this.trust, this.deps, { reportData: digest, minimumLaunchTcb: this.cfg.minimumTcb, permitProvisionalFirmware: true, vmpl: 0 }, WRAP),
+      evidenceOptions('aws-sev-snp', this.trust, this.deps, snpPolicyOptions('aws-sev-snp', this.cfg, digest), WRAP),
     );
     return { trustedAk: ak.identity, warnings: evidence.warnings, evidence };
   }

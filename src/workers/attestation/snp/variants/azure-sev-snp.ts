@@ -25,7 +25,7 @@ import { validateHclAk } from '../azure/hcl-ak.js';
 import { checkIdKeyDigest } from '../azure/id-key-digest.js';
 import { sharedMaaTokenValidator, type MaaTokenValidator } from '../azure/maa-token.js';
 import type { AmdTrust } from '../chain/verify-chain.js';
-import { evidenceOptions, parseSnpConfig, SnpVtpmValidator, snpTrustOf, verifySnpEvidence, type SnpConfig, type SnpStepDependencies, type SnpStepResult, type SnpTrustedKeyStep } from './snp-step.js';
+import { evidenceOptions, parseSnpConfig, snpPolicyOptions, SnpVtpmValidator, snpTrustOf, verifySnpEvidence, type SnpConfig, type SnpStepDependencies, type SnpStepResult, type SnpTrustedKeyStep } from './snp-step.js';
 
 export interface AzureSevSnpDependencies extends SnpStepDependencies {
   /** MAA token validation (default: the worker's shared validator with its key-set cache). */
@@ -45,14 +45,7 @@ export class AzureSevSnpStep implements SnpTrustedKeyStep {
     const fsc = this.cfg.firmwareSignerConfig!;
     const evidence = await verifySnpEvidence(
       doc.instanceInfo,
-      evidenceOptions('azure-sev-snp', this.trust, this.deps, {
-        minimumTcb: this.cfg.minimumTcb,
-        minimumLaunchTcb: this.cfg.minimumTcb,
-        permitProvisionalFirmware: true,
-        trustedIdKeyHashes: fsc.acceptedKeyDigests,
-        requireIdBlock: fsc.enforcementPolicy === 'Equal',
-        vmpl: 0,
-      }, WRAP),
+      evidenceOptions('azure-sev-snp', this.trust, this.deps, snpPolicyOptions('azure-sev-snp', this.cfg), WRAP),
     );
     const azure = evidence.info.azure;
     if (!azure) throw new JoinServiceError(ErrorCode.AttestationRejected, 'missing Azure info from instanceInfo', { check: 'azure-info' });

@@ -33,7 +33,7 @@ import type { VtpmDocument, VtpmVariantPolicy } from '../../vtpm/types.js';
 import type { GceInstanceInfo } from '../instance-info.js';
 import type { AmdTrust } from '../chain/verify-chain.js';
 import { REPORT_DATA_SIZE } from '../policy/validate-report.js';
-import { evidenceOptions, parseSnpConfig, SnpVtpmValidator, snpTrustOf, verifySnpEvidence, type SnpConfig, type SnpStepDependencies, type SnpStepResult, type SnpTrustedKeyStep } from './snp-step.js';
+import { evidenceOptions, parseSnpConfig, snpPolicyOptions, SnpVtpmValidator, snpTrustOf, verifySnpEvidence, type SnpConfig, type SnpStepDependencies, type SnpStepResult, type SnpTrustedKeyStep } from './snp-step.js';
 
 export interface GcpSevSnpDependencies extends SnpStepDependencies {
   /** The GCE lookup (default: the gcp-sev-es policy's, with the worker's shared cache and metadata-server token). */
@@ -66,7 +66,7 @@ export class GcpSevSnpStep implements SnpTrustedKeyStep {
     reportData.set(extraData);
     const evidence = await verifySnpEvidence(
       doc.instanceInfo,
-      evidenceOptions('gcp-sev-snp', this.trust, this.deps, { reportData, minimumLaunchTcb: this.cfg.minimumTcb, permitProvisionalFirmware: true, vmpl: 0 }, WRAP),
+      evidenceOptions('gcp-sev-snp', this.trust, this.deps, snpPolicyOptions('gcp-sev-snp', this.cfg, reportData), WRAP),
     );
     const gcp = evidence.info.gcp;
     if (!gcp) {

@@ -473,6 +473,27 @@ export class SnpVtpmValidator implements AttestationValidator {
   }
 }
 
+/**
+ * The go-sev-guest validate.Options a variant derives from its config (spec §9.2
+ * table); `reportData` is the per-document binding (aws: SHA-512 of the AK SPKI,
+ * gcp: extraData ‖ 0³², azure: none — its runtime data is checked separately).
+ * One builder for the validators and the offline tools, so they cannot drift.
+ */
+export function snpPolicyOptions(variant: SnpVariantName, cfg: SnpConfig, reportData?: Uint8Array): SnpPolicyOptions {
+  if (variant === 'azure-sev-snp') {
+    const fsc = cfg.firmwareSignerConfig!;
+    return {
+      minimumTcb: cfg.minimumTcb,
+      minimumLaunchTcb: cfg.minimumTcb,
+      permitProvisionalFirmware: true,
+      trustedIdKeyHashes: fsc.acceptedKeyDigests,
+      requireIdBlock: fsc.enforcementPolicy === 'Equal',
+      vmpl: 0,
+    };
+  }
+  return { ...(reportData ? { reportData } : {}), minimumLaunchTcb: cfg.minimumTcb, permitProvisionalFirmware: true, vmpl: 0 };
+}
+
 /** The evidence options shared by the variants' steps. */
 export function evidenceOptions(
   variant: SnpVariantName,
