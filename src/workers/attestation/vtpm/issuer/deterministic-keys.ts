@@ -6,44 +6,10 @@
  * division and Miller–Rabin); it is not meant to match any TPM's KDF. Keys
  * are cached per seed.
  */
-import { createECDH, createHmac, createPrivateKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { derivePrime, ecKeyFromScalar, rsaKeyFromPrimes, SeedStream, smallPrimes, toBig } from '../../seeded-keys.js';
 
-/** A deterministic byte stream: HMAC-SHA256(seed, label ‖ 0x00 ‖ u32 counter) blocks. */
-class SeedStream {
-  private counter = 0;
-
-  constructor(
-    private readonly seed: Uint8Array,
-    private readonly label: string,
-  ) {}
-
-  bytes(n: number): Buffer {
-    const out: Buffer[] = [];
-    let have = 0;
-    while (have < n) {
-      const ctr = Buffer.alloc(4);
-      ctr.writeUInt32BE(this.counter++);
-      const block = createHmac('sha256', this.seed).update(this.label).update(Buffer.of(0)).update(ctr).digest();
-      out.push(block);
-      have += block.length;
-    }
-    return Buffer.concat(out).subarray(0, n);
-  }
-}
-
-const toBig = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex')));
-
-function toBytes(v: bigint, size?: number): Buffer {
-  let hex = v.toString(16);
-  if (hex.length % 2) hex = '0' + hex;
-  const b = Buffer.from(hex, 'hex');
-  if (size === undefined || b.length === size) return b;
-  const out = Buffer.alloc(size);
-  b.copy(out, size - b.length);
-  return out;
-}
-
-const b64u = (v: bigint, size?: number): string => toBytes(v, size).toString('base64url');
+const SMALL_PRIMES = smallPrimes(4096);
 
 function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
   let result = 1n;
@@ -56,30 +22,6 @@ function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
   }
   return result;
 }
-
-function modInverse(a: bigint, m: bigint): bigint {
-  let [oldR, r] = [((a % m) + m) % m, m];
-  let [oldS, s] = [1n, 0n];
-  while (r !== 0n) {
-    const q = oldR / r;
-    [oldR, r] = [r, oldR - q * r];
-    [oldS, s] = [s, oldS - q * s];
-  }
-  if (oldR !== 1n) throw new Error('not invertible');
-  return ((oldS % m) + m) % m;
-}
-
-const SMALL_PRIMES: number[] = (() => {
-  const limit = 4096;
-  const sieve = new Uint8Array(limit);
-  const primes: number[] = [];
-  for (let i = 2; i < limit; i++) {
-    if (sieve[i]) continue;
-    primes.push(i);
-    for (let j = i * i; j < limit; j += i) sieve[j] = 1;
-  }
-  return primes;
-})();
 
 function millerRabin(n: bigint, rounds: number, stream: SeedStream): boolean {
   let d = n - 1n;
@@ -106,30 +48,6 @@ function millerRabin(n: bigint, rounds: number, stream: SeedStream): boolean {
   return true;
 }
 
-/** A `bits`-bit prime p (top two bits set) with gcd(p − 1, e) = 1, searched from the stream. */
-function derivePrime(stream: SeedStream, bits: number, e: bigint): bigint {
-  const bytes = bits / 8;
-  for (;;) {
-    const c = stream.bytes(bytes);
-    c[0]! |= 0xc0;
-    c[bytes - 1]! |= 0x01;
-    const start = toBig(c);
-    // Incremental search from the random start, sieved by small primes.
-    const window = 1 << 14;
-    const composite = new Uint8Array(window);
-    for (const sp of SMALL_PRIMES) {
-      const r = Number(start % BigInt(sp));
-      for (let delta = r === 0 ? 0 : sp - r; delta < window; delta += sp) composite[delta] = 1;
-    }
-    for (let delta = 0; delta < window; delta += 2) {
-      if (composite[delta]) continue;
-      const cand = start + BigInt(delta);
-      if ((cand - 1n) % e === 0n) continue;
-      if (millerRabin(cand, 1, stream) && millerRabin(cand, 40, stream)) return cand;
-    }
-  }
-}
-
 const cache = new Map<string, KeyObject>();
 
 function seedKey(seed: Uint8Array, kind: string): string {
@@ -143,31 +61,17 @@ export function deriveRsaKey(seed: Uint8Array, bits = 2048): KeyObject {
   if (cached) return cached;
   const e = 65537n;
   const stream = new SeedStream(seed, `software-tpm AK RSA-${bits}`);
+  const isPrime = (cand: bigint) => millerRabin(cand, 1, stream) && millerRabin(cand, 40, stream);
   let p: bigint;
   let q: bigint;
   let n: bigint;
   do {
-    p = derivePrime(stream, bits / 2, e);
-    q = derivePrime(stream, bits / 2, e);
+    p = derivePrime(stream, bits / 2, e, SMALL_PRIMES, isPrime);
+    q = derivePrime(stream, bits / 2, e, SMALL_PRIMES, isPrime);
     n = p * q;
   } while (p === q || n.toString(2).length !== bits);
   if (p < q) [p, q] = [q, p];
-  const d = modInverse(e, (p - 1n) * (q - 1n));
-  const size = bits / 8;
-  const key = createPrivateKey({
-    format: 'jwk',
-    key: {
-      kty: 'RSA',
-      n: b64u(n, size),
-      e: b64u(e),
-      d: b64u(d, size),
-      p: b64u(p, size / 2),
-      q: b64u(q, size / 2),
-      dp: b64u(d % (p - 1n), size / 2),
-      dq: b64u(d % (q - 1n), size / 2),
-      qi: b64u(modInverse(q, p), size / 2),
-    },
-  });
+  const key = rsaKeyFromPrimes(p, q, e, bits);
   cache.set(id, key);
   return key;
 }
@@ -181,13 +85,7 @@ export function deriveEccKey(seed: Uint8Array): KeyObject {
   if (cached) return cached;
   const stream = new SeedStream(seed, 'software-tpm AK ECC P-256');
   const d = (toBig(stream.bytes(48)) % (P256_N - 1n)) + 1n;
-  const ecdh = createECDH('prime256v1');
-  ecdh.setPrivateKey(toBytes(d, 32));
-  const pub = ecdh.getPublicKey();
-  const key = createPrivateKey({
-    format: 'jwk',
-    key: { kty: 'EC', crv: 'P-256', d: b64u(d, 32), x: pub.subarray(1, 33).toString('base64url'), y: pub.subarray(33, 65).toString('base64url') },
-  });
+  const key = ecKeyFromScalar('P-256', d);
   cache.set(id, key);
   return key;
 }
