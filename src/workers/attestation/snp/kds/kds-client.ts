@@ -10,7 +10,7 @@
  * CHIP_ID is lowercase hex (128 characters) and the SPLs are REPORTED_TCB's,
  * in decimal, decomposed with the Milan/Genoa layout (§5.2). Constellation
  * always asks for `Milan`; the product line is a parameter here (Milan,
- * Genoa, Turin). Turin (not implemented by go-sev-guest, never trusted by
+ * Genoa, Turin). Turin (absent from the go-sev-guest fork Constellation pins, never trusted by
  * Constellation, §13) follows AMD's Turin KDS form as current upstream
  * go-sev-guest builds it: the first 8 CHIP_ID bytes (16 hex characters),
  * the Turin TCB layout, and `&fmcSPL=<d>` appended.
