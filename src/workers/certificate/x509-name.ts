@@ -7,6 +7,30 @@ import { type DerElement } from '../../shared/der/decode.js';
 import { contentOf, DerCursor, readBitString, readBoolean, readInt64, readOid, T } from './der-cursor.js';
 import { readGoTime } from './go-time.js';
 
+/**
+ * The attributes of a Name element (the whole RDNSequence SEQUENCE) in order,
+ * as OID + value tag + value content; stops quietly at the first element that
+ * is not well-formed (callers read Names the certificate parser has checked).
+ */
+export function* nameAttributes(rawName: Uint8Array): Generator<{ oid: string | undefined; tag: number; content: Uint8Array }> {
+  const seq = DerCursor.of(rawName).read(T.Sequence);
+  if (!seq) return;
+  const rdns = DerCursor.inside(seq);
+  while (!rdns.empty()) {
+    const set = rdns.read(T.Set);
+    if (!set) return;
+    const atavs = DerCursor.inside(set);
+    while (!atavs.empty()) {
+      const atav = atavs.read(T.Sequence);
+      if (!atav) return;
+      const c = DerCursor.inside(atav);
+      const oid = readOid(c);
+      const value = c.readAny();
+      if (value) yield { oid, tag: value.tag, content: contentOf(value) };
+    }
+  }
+}
+
 export function checkName(nameElement: DerElement): Error | undefined {
   if (nameElement.tag !== T.Sequence) return new Error('x509: invalid RDNSequence');
   const rdns = DerCursor.inside(nameElement);

@@ -7,7 +7,8 @@
  * checks (Go's parseName), so values are well-formed strings of the types
  * Go's parseASN1String accepts.
  */
-import { contentOf, DerCursor, readOid, T } from '../../../certificate/der-cursor.js';
+import { T } from '../../../certificate/der-cursor.js';
+import { nameAttributes } from '../../../certificate/x509-name.js';
 
 export interface AmdName {
   country: string[];
@@ -48,26 +49,13 @@ function attributeString(tag: number, v: Uint8Array): string | undefined {
 /** Reads a Name element (the whole SEQUENCE, as the parser's rawSubject / rawIssuer). */
 export function readAmdName(raw: Uint8Array): AmdName {
   const out: AmdName = { country: [], locality: [], province: [], organization: [], organizationalUnit: [], commonName: '' };
-  const seq = DerCursor.of(raw).read(T.Sequence);
-  if (!seq) return out;
-  const rdns = DerCursor.inside(seq);
-  while (!rdns.empty()) {
-    const set = rdns.read(T.Set);
-    if (!set) break;
-    const atavs = DerCursor.inside(set);
-    while (!atavs.empty()) {
-      const atav = atavs.read(T.Sequence);
-      if (!atav) break;
-      const c = DerCursor.inside(atav);
-      const oid = readOid(c);
-      const value = c.readAny();
-      const field = oid === undefined ? undefined : ATTR[oid];
-      if (!value || !field) continue;
-      const text = attributeString(value.tag, contentOf(value));
-      if (text === undefined) continue;
-      if (field === 'commonName') out.commonName = text;
-      else out[field].push(text);
-    }
+  for (const { oid, tag, content } of nameAttributes(raw)) {
+    const field = oid === undefined ? undefined : ATTR[oid];
+    if (!field) continue;
+    const text = attributeString(tag, content);
+    if (text === undefined) continue;
+    if (field === 'commonName') out.commonName = text;
+    else out[field].push(text);
   }
   return out;
 }

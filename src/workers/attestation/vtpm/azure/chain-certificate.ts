@@ -19,6 +19,7 @@ import { ErrorCode, JoinServiceError } from '../../../../shared/errors.js';
 import { contentOf, DerCursor, elementBytes, readBigInteger, readBitString, readBoolean, readInt64, readOid, T } from '../../../certificate/der-cursor.js';
 import { parseCertificate, type ParsedCertificate } from '../../../certificate/parse-certificate.js';
 import { importPublicKey } from '../../../certificate/public-key.js';
+import { nameAttributes } from '../../../certificate/x509-name.js';
 
 /** Go's crypto.Hash values that matter here; null is crypto.Hash(0). */
 export type GoHash = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512' | null;
@@ -181,25 +182,12 @@ function readIssuerAndSerial(tbs: Uint8Array): { rawIssuer: Uint8Array; serial: 
 function subjectNames(rawSubject: Uint8Array): { commonName: Uint8Array; organization: Uint8Array[] } {
   let commonName: Uint8Array = new Uint8Array(0);
   const organization: Uint8Array[] = [];
-  const seq = DerCursor.of(rawSubject).read(T.Sequence);
-  if (!seq) return { commonName, organization };
-  const rdns = DerCursor.inside(seq);
-  while (!rdns.empty()) {
-    const set = rdns.read(T.Set);
-    if (!set) break;
-    const atavs = DerCursor.inside(set);
-    while (!atavs.empty()) {
-      const atav = atavs.read(T.Sequence);
-      if (!atav) break;
-      const c = DerCursor.inside(atav);
-      const oid = readOid(c);
-      const value = c.readAny();
-      if (!value || (oid !== '2.5.4.3' && oid !== '2.5.4.10')) continue;
-      const text = attributeString(value.tag, contentOf(value));
-      if (text === undefined) continue;
-      if (oid === '2.5.4.3') commonName = text;
-      else organization.push(text);
-    }
+  for (const { oid, tag, content } of nameAttributes(rawSubject)) {
+    if (oid !== '2.5.4.3' && oid !== '2.5.4.10') continue;
+    const text = attributeString(tag, content);
+    if (text === undefined) continue;
+    if (oid === '2.5.4.3') commonName = text;
+    else organization.push(text);
   }
   return { commonName, organization };
 }
