@@ -1,6 +1,6 @@
 /** The load generator: the Go aTLS peer (`test/go/bin/atls-peer --load`) as a child process. */
 import { spawnProc } from './procs.js';
-import type { LoadNode } from './stats.js';
+import type { PeerLoadProgress as LoadProgress, PeerLoadResult as LoadResult } from '../../test/helpers/go-peer.js';
 
 export interface LoadOptions {
   peer: string;
@@ -19,33 +19,8 @@ export interface LoadOptions {
   logFile: string;
 }
 
-export interface LoadProgress {
-  elapsedMs: number;
-  joined: number;
-  failed: number;
-  inFlight: number;
-  waitingRetry: number;
-  total: number;
-  retries: number;
-  ratePerSec: number;
-  errors: Record<string, number>;
-}
-
-export interface LoadResult {
-  mode: 'load';
-  arrival: string;
-  total: number;
-  joined: number;
-  failed: number;
-  retries: number;
-  durationMs: number;
-  startUnixMs: number;
-  errorsByCause: Record<string, number>;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
-  nodes: LoadNode[];
-  attemptLatencyMs: { p50: number; p99: number };
-  interrupted?: boolean;
-}
+/** The load generator's output contract (progress lines, result line) is defined once, next to the Go peer's test helper. */
+export type { PeerLoadProgress as LoadProgress, PeerLoadResult as LoadResult } from '../../test/helpers/go-peer.js';
 
 /** `burst` | `window:60s` | `rate:50` → the peer's flags. */
 export function arrivalArgs(arrival: string): string[] {

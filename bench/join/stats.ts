@@ -1,4 +1,5 @@
 /** Pure figures of the join benchmark: percentiles, the joined-over-time curve, rates. */
+import type { PeerLoadNode as LoadNode } from '../../test/helpers/go-peer.js';
 
 export interface LatencySummary {
   p50: number;
@@ -20,15 +21,7 @@ export function summarizeLatencies(values: readonly number[]): LatencySummary {
 }
 
 /** One node of the load generator's result line. */
-export interface LoadNode {
-  i: number;
-  arrivalMs: number;
-  doneMs: number;
-  latencyMs: number;
-  attempts: number;
-  ok: boolean;
-  lastError?: string;
-}
+export type { PeerLoadNode as LoadNode } from '../../test/helpers/go-peer.js';
 
 /**
  * The cumulative number of joined nodes over time as at most `maxPoints`
